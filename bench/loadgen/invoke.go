@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+)
+
+// pair is caller sidecar A (app a, no app of its own) and callee sidecar B
+// (app b, in front of the echo app). A finds B through the static name
+// resolver, so no mDNS or other machine state is involved.
+type pair struct {
+	a, b *sidecar
+}
+
+// startPair starts B first, since A's configuration names B's internal
+// gRPC port. extra flags go to both.
+func startPair(ctx context.Context, cfg config, appProtocol string, appPort int, profiling bool, extra ...string) (*pair, error) {
+	b, err := launch(cfg.bin, sidecarOpts{appID: targetAppID, profiling: profiling,
+		args: append([]string{"--app-port", strconv.Itoa(appPort), "--app-protocol", appProtocol}, extra...)})
+	if err != nil {
+		return nil, fmt.Errorf("sidecar b: %w", err)
+	}
+	if _, err := b.waitReady(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("sidecar b: %w", err), b.stop())
+	}
+	a, err := launch(cfg.bin, sidecarOpts{appID: "a", profiling: profiling,
+		config: staticConfig(b.internalPort), args: extra})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("sidecar a: %w", err), b.stop())
+	}
+	if _, err := a.waitReady(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("sidecar a: %w", err), a.stop(), b.stop())
+	}
+	return &pair{a: a, b: b}, nil
+}
+
+func (p *pair) stop() error {
+	return errors.Join(p.a.stop(), p.b.stop())
+}
+
+// staticConfig is A's Configuration: app b lives at B's internal gRPC port.
+func staticConfig(port int) string {
+	return `apiVersion: dapr.io/v1alpha1
+kind: Configuration
+metadata:
+  name: bench
+spec:
+  nameResolution:
+    component: static
+    configuration:
+      apps:
+        ` + targetAppID + `: ["127.0.0.1:` + strconv.Itoa(port) + `"]
+`
+}
+
+// invoke case names, for -cases.
+const (
+	invokeHTTP     = "invoke/http"
+	invokeGRPC     = "invoke/grpc"
+	streamUpload   = "invoke/stream/upload"
+	streamDownload = "invoke/stream/download"
+)
+
+// runInvoke runs the selected service invocation cases against one echo
+// app shared by all of them.
+func runInvoke(ctx context.Context, cfg config, rep *report, progress io.Writer) error {
+	app, err := startEchoApp()
+	if err != nil {
+		return err
+	}
+	defer app.close()
+	// Profiling only when asked: the invoke sidecars otherwise run as in
+	// production.
+	profiling := cfg.profileDir != "" && rep.Profiling
+	if cfg.profileDir != "" && !profiling {
+		rep.Notes = append(rep.Notes, "-invoke-cpuprofile: the binary has no --enable-profiling flag; no profiles taken")
+	}
+	if profiling {
+		if err := os.MkdirAll(cfg.profileDir, 0o755); err != nil {
+			return fmt.Errorf("-invoke-cpuprofile: %w", err)
+		}
+	}
+	for _, tr := range []string{"http", "grpc"} {
+		name := "invoke/" + tr
+		if !cfg.cases.MatchString(name) {
+			continue
+		}
+		fmt.Fprintf(progress, "invoke: %s (%d rounds: open loop %d req/s for %v, closed loop %d workers for %v, per path)\n",
+			name, cfg.rounds, cfg.rate, cfg.duration, cfg.concurrency, cfg.closedDuration)
+		res, notes := runEcho(ctx, cfg, app, tr, profiling)
+		rep.Invoke = append(rep.Invoke, res)
+		rep.Notes = append(rep.Notes, notes...)
+	}
+	for _, name := range []string{streamUpload, streamDownload} {
+		if !cfg.cases.MatchString(name) {
+			continue
+		}
+		fmt.Fprintf(progress, "invoke: %s (%d MiB)\n", name, cfg.streamMiB)
+		rep.Streams = append(rep.Streams, runStream(ctx, cfg, app, name))
+	}
+	return nil
+}
+
+// runEcho measures one transport's echo: direct and through A→B, open loop
+// at a fixed rate and closed loop at full speed.
+func runEcho(ctx context.Context, cfg config, app *echoApp, transport string, profiling bool) (invokeResult, []string) {
+	res := invokeResult{Name: "invoke/" + transport, Transport: transport, PayloadBytes: echoBytes}
+	notes, err := echoCase(ctx, cfg, app, transport, profiling, &res)
+	if err != nil {
+		res.addError(err)
+	}
+	return res, notes
+}
+
+func echoCase(ctx context.Context, cfg config, app *echoApp, transport string, profiling bool, res *invokeResult) (notes []string, err error) {
+	proto, port := "http", app.httpPort
+	if transport == "grpc" {
+		proto, port = "grpc", app.grpcPort
+	}
+	p, err := startPair(ctx, cfg, proto, port, profiling)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if serr := p.stop(); serr != nil && err == nil {
+			err = serr
+		}
+	}()
+	paths, err := echoPaths(transport, app, p)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, c := range paths {
+			c.close()
+		}
+	}()
+	for i, c := range paths {
+		if ph := drive(ctx, cfg.warmup, cfg.concurrency, c.call, randomKey); res.addErrors("warm-up "+pathNames[i], &ph.errs) {
+			return nil, nil
+		}
+	}
+	return echoPhases(ctx, cfg, p, paths, profiling, res)
+}
+
+// pathNames are the two ways an echo travels, in the order of echoPaths.
+var pathNames = [2]string{"direct", "A→B"}
+
+func echoPaths(transport string, app *echoApp, p *pair) ([2]echoClient, error) {
+	if transport == "http" {
+		return [2]echoClient{newHTTPEcho(app.httpPort, 0), newHTTPEcho(0, p.a.httpPort)}, nil
+	}
+	direct, err := newGRPCEcho(app.grpcPort, false)
+	if err != nil {
+		return [2]echoClient{}, err
+	}
+	proxied, err := newGRPCEcho(p.a.grpcPort, true)
+	if err != nil {
+		direct.close()
+		return [2]echoClient{}, err
+	}
+	return [2]echoClient{direct, proxied}, nil
+}
+
+// echoPhases runs the open-loop then the closed-loop load, each as
+// interleaved rounds of direct and A→B, so a noisy neighbour hurts both
+// paths alike instead of one.
+func echoPhases(ctx context.Context, cfg config, p *pair, paths [2]echoClient, profiling bool, res *invokeResult) ([]string, error) {
+	var profiles *cpuProfiles
+	if profiling {
+		// Both paths run in turn, so the profile spans about twice -duration.
+		profiles = startCPUProfiles(ctx, cfg.profileDir, res.Transport, p, 2*cfg.duration)
+	}
+	openRound := cfg.duration / time.Duration(cfg.rounds)
+	open := interleave(ctx, cfg.rounds, p, paths, func(op opFunc) (*phase, []time.Duration) {
+		pc := pace(ctx, cfg.rate, openRound, op)
+		return pc.phase, pc.lags
+	})
+	var notes []string
+	if profiles != nil {
+		notes = profiles.wait()
+	}
+	if err := res.addLoad(fmt.Sprintf("open %d req/s", cfg.rate), cfg.rate, paceWorkers, open); err != nil {
+		return notes, err
+	}
+	closedRound := cfg.closedDuration / time.Duration(cfg.rounds)
+	closed := interleave(ctx, cfg.rounds, p, paths, func(op opFunc) (*phase, []time.Duration) {
+		return driveFor(ctx, closedRound, cfg.concurrency, op), nil
+	})
+	return notes, res.addLoad(fmt.Sprintf("closed %d workers", cfg.concurrency), 0, cfg.concurrency, closed)
+}
+
+// pathTotals adds up one path's rounds.
+type pathTotals struct {
+	lat, lags        []time.Duration
+	elapsed          time.Duration
+	cpuA, cpuB, self time.Duration
+	rssA, rssB       int64 // highest sampled VmRSS
+	errs             errorLog
+	err              error // a failed /proc reading: the figures are void
+}
+
+// interleave runs rounds × (direct, A→B) and brackets every run with CPU
+// readings of both sidecars and of loadgen, and RSS sampling.
+func interleave(ctx context.Context, rounds int, p *pair, paths [2]echoClient, run func(opFunc) (*phase, []time.Duration)) [2]*pathTotals {
+	totals := [2]*pathTotals{{}, {}}
+	for range rounds {
+		for i, c := range paths {
+			if ctx.Err() != nil {
+				return totals
+			}
+			if err := totals[i].measure(p, c.call, run); err != nil {
+				totals[i].err = err
+				return totals
+			}
+		}
+	}
+	return totals
+}
+
+func (t *pathTotals) measure(p *pair, op opFunc, run func(opFunc) (*phase, []time.Duration)) error {
+	before, err := readCPU(p)
+	if err != nil {
+		return err
+	}
+	rss := sampleRSS(100*time.Millisecond, p.a.pid(), p.b.pid())
+	ph, lags := run(op)
+	peaks := rss.finish()
+	after, err := readCPU(p)
+	if err != nil {
+		return err
+	}
+	t.lat = append(t.lat, ph.latencies...)
+	t.lags = append(t.lags, lags...)
+	t.elapsed += ph.elapsed
+	t.cpuA += after[0] - before[0]
+	t.cpuB += after[1] - before[1]
+	t.self += after[2] - before[2]
+	t.rssA, t.rssB = max(t.rssA, peaks[0]), max(t.rssB, peaks[1])
+	t.errs.merge(&ph.errs)
+	return nil
+}
+
+// readCPU returns the CPU time used so far by sidecar A, sidecar B and
+// loadgen (which includes the echo app).
+func readCPU(p *pair) ([3]time.Duration, error) {
+	var out [3]time.Duration
+	var err error
+	if out[0], err = procCPU(p.a.pid()); err != nil {
+		return out, fmt.Errorf("sidecar a: %w", err)
+	}
+	if out[1], err = procCPU(p.b.pid()); err != nil {
+		return out, fmt.Errorf("sidecar b: %w", err)
+	}
+	out[2], err = selfCPU()
+	return out, err
+}
+
+// merge adds another log's count and samples to e.
+func (e *errorLog) merge(o *errorLog) {
+	o.mu.Lock()
+	count, samples := o.count, append([]string(nil), o.samples...)
+	o.mu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.count += count
+	for _, s := range samples {
+		if len(e.samples) < maxErrorSamples {
+			e.samples = append(e.samples, s)
+		}
+	}
+}

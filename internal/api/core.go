@@ -1,0 +1,124 @@
+// Package api is the transport-neutral core of the Dapr API: every operation
+// is implemented once here, taking and returning Dapr's proto messages. The
+// http and grpc subpackages only translate the wire format.
+package api
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/outrigger/outrigger/internal/bindings"
+	"github.com/outrigger/outrigger/internal/configuration"
+	"github.com/outrigger/outrigger/internal/lock"
+	"github.com/outrigger/outrigger/internal/pubsub"
+	"github.com/outrigger/outrigger/internal/secretstores"
+	"github.com/outrigger/outrigger/internal/state"
+)
+
+// Core serves the Dapr API for one sidecar.
+type Core struct {
+	appID     string
+	namespace string
+
+	stores  map[string]*state.Component
+	pubsubs map[string]*pubsub.Component
+	secrets map[string]*secretstores.Component
+	locks   map[string]*lock.Component
+	configs map[string]*configuration.Component
+	// configSubs tracks configuration subscriptions (configuration.go).
+	configSubs *configSubscriptions
+	// outputs are output bindings by name.
+	outputs map[string]*OutputBinding
+	invoker Invoker
+	outbox  Outbox
+
+	health   health
+	metadata *Metadata
+
+	secretScopes func(store, key string) bool
+
+	shutdownOnce sync.Once
+	shutdown     func()
+}
+
+// Config wires a Core.
+type Config struct {
+	AppID       string
+	Namespace   string
+	StateStores []*state.Component
+	PubSubs     []*pubsub.Component
+	Secrets     []*secretstores.Component
+	Locks       []*lock.Component
+	Configs     []*configuration.Component
+	Outputs     []*OutputBinding
+	// SecretScopes applies Configuration spec.secrets.scopes; nil allows all.
+	SecretScopes func(store, key string) bool
+	Metadata     *Metadata
+	// Invoker performs service invocation; nil answers "not ready".
+	Invoker Invoker
+	// Outbox serves stores with a transactional outbox; nil when none has.
+	Outbox Outbox
+	// Shutdown starts a graceful shutdown (from POST /v1.0/shutdown).
+	Shutdown func()
+}
+
+// New builds the core.
+func New(cfg Config) *Core {
+	c := &Core{appID: cfg.AppID, namespace: cfg.Namespace, stores: map[string]*state.Component{}, invoker: cfg.Invoker, outbox: cfg.Outbox, metadata: cfg.Metadata, shutdown: cfg.Shutdown}
+	for _, s := range cfg.StateStores {
+		c.stores[s.Name] = s
+	}
+	c.pubsubs = make(map[string]*pubsub.Component, len(cfg.PubSubs))
+	for _, p := range cfg.PubSubs {
+		c.pubsubs[p.Name] = p
+	}
+	c.secrets = byName(cfg.Secrets, func(s *secretstores.Component) string { return s.Name })
+	c.locks = byName(cfg.Locks, func(l *lock.Component) string { return l.Name })
+	c.configs = byName(cfg.Configs, func(x *configuration.Component) string { return x.Name })
+	c.outputs = byName(cfg.Outputs, func(o *OutputBinding) string { return o.Name })
+	c.secretScopes = cfg.SecretScopes
+	c.configSubs = newConfigSubscriptions()
+	if c.metadata == nil {
+		c.metadata = NewMetadata(MetadataInfo{AppID: cfg.AppID})
+	}
+	return c
+}
+
+// AppID returns the sidecar's app id.
+func (c *Core) AppID() string { return c.appID }
+
+// health tracks the two readiness levels Dapr exposes.
+type health struct {
+	outbound atomic.Bool // components loaded, API servers up
+	ready    atomic.Bool // fully initialised (app reachable)
+}
+
+// SetOutboundReady marks components loaded and servers started.
+func (c *Core) SetOutboundReady() { c.health.outbound.Store(true) }
+
+// SetReady marks the sidecar fully initialised.
+func (c *Core) SetReady() { c.health.ready.Store(true) }
+
+// Shutdown starts a graceful shutdown once.
+func (c *Core) Shutdown() {
+	c.shutdownOnce.Do(func() {
+		if c.shutdown != nil {
+			go c.shutdown()
+		}
+	})
+}
+
+// byName indexes components by name.
+func byName[T any](list []T, name func(T) string) map[string]T {
+	m := make(map[string]T, len(list))
+	for _, x := range list {
+		m[name(x)] = x
+	}
+	return m
+}
+
+// OutputBinding is a loaded output binding.
+type OutputBinding struct {
+	Name, Type, Version string
+	Binding             bindings.Output
+}

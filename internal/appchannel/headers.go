@@ -1,0 +1,293 @@
+package appchannel
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/textproto"
+	"strings"
+
+	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
+	"google.golang.org/grpc/metadata"
+)
+
+// Header and metadata names the app must never see from the caller: routing
+// and auth headers meant for the sidecars.
+func isSidecarHeader(k string) bool {
+	switch k {
+	case "dapr-app-id", "dapr-api-token", "destination-app-id":
+		return true
+	}
+	return false
+}
+
+// isHopByHop reports whether a lower-case header name only makes sense on a
+// single connection (RFC 9110 §7.6.1) and so must not be forwarded.
+func isHopByHop(k string) bool {
+	switch k {
+	case "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade":
+		return true
+	}
+	return strings.HasPrefix(k, "proxy-")
+}
+
+// connectionNominated returns the lower-case header names listed in the
+// Connection header values, which are hop-by-hop too; nil when none.
+func connectionNominated(values []string) map[string]struct{} {
+	var set map[string]struct{}
+	for _, v := range values {
+		for name := range strings.SplitSeq(v, ",") {
+			name = strings.ToLower(strings.TrimSpace(name))
+			if name == "" {
+				continue
+			}
+			if set == nil {
+				set = make(map[string]struct{})
+			}
+			set[name] = struct{}{}
+		}
+	}
+	return set
+}
+
+func dropped(k string, nominated map[string]struct{}) bool {
+	if isHopByHop(k) {
+		return true
+	}
+	_, ok := nominated[k]
+	return ok
+}
+
+// httpHeaderName maps a lower-case metadata key to the header name sent to
+// an HTTP app. gRPC-only keys are renamed (":authority", "grpc-*") or
+// dropped (other pseudo-headers, binary "-bin" values that are not text).
+// ok is false for keys that must not be forwarded.
+func httpHeaderName(k string, nominated map[string]struct{}) (name string, ok bool) {
+	switch {
+	case strings.HasSuffix(k, "-bin"):
+		return "", false
+	case k == ":authority":
+		return "Dapr-Authority", true
+	case strings.HasPrefix(k, ":"):
+		return "", false
+	case strings.HasPrefix(k, "grpc-"):
+		return textproto.CanonicalMIMEHeaderKey("dapr-" + k), true
+	case isSidecarHeader(k), dropped(k, nominated):
+		return "", false
+	// Content-Type comes from the message; Content-Length and Host are
+	// set by the transport from the request itself.
+	case k == "content-type", k == "content-length", k == "host":
+		return "", false
+	}
+	return textproto.CanonicalMIMEHeaderKey(k), true
+}
+
+// buildHTTPHeader turns the caller's metadata into the headers for an HTTP
+// app call.
+func buildHTTPHeader(md map[string]*internalsv1.ListStringValue, contentType, token string) http.Header {
+	h := make(http.Header, len(md)+2)
+	var nominated map[string]struct{}
+	if c := md["connection"]; c != nil {
+		nominated = connectionNominated(c.GetValues())
+	}
+	for k, v := range md {
+		vals := v.GetValues()
+		if len(vals) == 0 {
+			continue
+		}
+		name, ok := httpHeaderName(strings.ToLower(k), nominated)
+		if !ok {
+			continue
+		}
+		if h[name] == nil {
+			// Share the caller's slice; the capped capacity makes a later
+			// append for a duplicate key copy instead of writing into it.
+			h[name] = vals[:len(vals):len(vals)]
+		} else {
+			h[name] = append(h[name], vals...)
+		}
+	}
+	if contentType != "" {
+		h["Content-Type"] = []string{contentType}
+	}
+	if token != "" {
+		h["Dapr-Api-Token"] = []string{token}
+	}
+	return h
+}
+
+// httpHeaderToMetadata converts the app's response headers to lower-case
+// metadata, without hop-by-hop headers.
+func httpHeaderToMetadata(h http.Header) map[string]*internalsv1.ListStringValue {
+	m := make(map[string]*internalsv1.ListStringValue, len(h))
+	nominated := connectionNominated(h["Connection"])
+	for k, v := range h {
+		lk := lowerHeader(k)
+		if dropped(lk, nominated) {
+			continue
+		}
+		m[lk] = &internalsv1.ListStringValue{Values: v}
+	}
+	return m
+}
+
+// lowerHeader lower-cases a canonical header name, without allocating for
+// the most common response headers.
+func lowerHeader(k string) string {
+	switch k {
+	case "Content-Type":
+		return "content-type"
+	case "Content-Length":
+		return "content-length"
+	case "Date":
+		return "date"
+	case "Server":
+		return "server"
+	case "Connection":
+		return "connection"
+	case "Cache-Control":
+		return "cache-control"
+	case "Etag":
+		return "etag"
+	case "Traceparent":
+		return "traceparent"
+	case "Tracestate":
+		return "tracestate"
+	}
+	return strings.ToLower(k)
+}
+
+// permanentHeaders holds common IANA permanent HTTP header names; when an
+// HTTP caller invokes a gRPC app they are sent as "dapr-<name>" so they do
+// not clash with the HTTP/2 headers gRPC itself uses.
+var permanentHeaders = func() map[string]string {
+	names := []string{
+		"accept", "accept-charset", "accept-encoding", "accept-language",
+		"accept-ranges", "age", "allow", "alt-svc", "authority",
+		"authorization", "cache-control", "connection", "content-disposition",
+		"content-encoding", "content-language", "content-length",
+		"content-location", "content-range", "content-type", "cookie", "date",
+		"etag", "expect", "expires", "forwarded", "from", "host", "if-match",
+		"if-modified-since", "if-none-match", "if-range",
+		"if-unmodified-since", "keep-alive", "last-modified", "link",
+		"location", "max-forwards", "origin", "pragma", "prefer",
+		"proxy-authenticate", "proxy-authorization", "range", "referer",
+		"retry-after", "server", "set-cookie", "te", "trailer",
+		"transfer-encoding", "upgrade", "user-agent", "vary", "via",
+		"warning", "www-authenticate",
+	}
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		m[n] = "dapr-" + n
+	}
+	return m
+}()
+
+// grpcMetadataKey maps a lower-case metadata key to the key sent to a gRPC
+// app; ok is false for keys that must not be forwarded.
+func grpcMetadataKey(k string, fromHTTP bool) (key string, ok bool) {
+	if isSidecarHeader(k) {
+		return "", false
+	}
+	if fromHTTP {
+		if p, found := permanentHeaders[k]; found {
+			return p, true
+		}
+	}
+	switch {
+	case k == ":authority" && fromHTTP:
+		return "dapr-authority", true
+	case strings.HasPrefix(k, ":"):
+		// Pseudo-headers belong to the caller's own HTTP/2 stream.
+		return "", false
+	case strings.HasPrefix(k, "grpc-") && k != "grpc-trace-bin":
+		// Transport-level gRPC headers (timeout, encoding, status…).
+		return "", false
+	case k == "content-type", k == "user-agent", k == "te":
+		// Reserved: gRPC sets these itself.
+		return "", false
+	}
+	if !validGRPCKey(k) {
+		return "", false
+	}
+	return k, true
+}
+
+// buildGRPCMetadata turns the caller's metadata into outgoing metadata for a
+// gRPC app. Binary ("-bin") values travel base64-encoded between sidecars and
+// are decoded here; text values gRPC would reject are dropped rather than
+// failing the whole call.
+func buildGRPCMetadata(md map[string]*internalsv1.ListStringValue, fromHTTP bool, token string) metadata.MD {
+	out := make(metadata.MD, len(md)+1)
+	for k, v := range md {
+		key, ok := grpcMetadataKey(strings.ToLower(k), fromHTTP)
+		if !ok {
+			continue
+		}
+		bin := strings.HasSuffix(key, "-bin")
+		for _, val := range v.GetValues() {
+			if bin {
+				val = decodeBinary(val)
+			} else if !printableASCII(val) {
+				continue
+			}
+			out[key] = append(out[key], val)
+		}
+	}
+	if token != "" {
+		out["dapr-api-token"] = []string{token}
+	}
+	return out
+}
+
+func decodeBinary(s string) string {
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+		return string(b)
+	}
+	if b, err := base64.RawStdEncoding.DecodeString(s); err == nil {
+		return string(b)
+	}
+	return s
+}
+
+func validGRPCKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '.' && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// grpcMetadataToMap converts gRPC header or trailer metadata (already
+// lower-case) to the internal form; binary values are base64-encoded so
+// they survive proto string fields.
+func grpcMetadataToMap(md metadata.MD) map[string]*internalsv1.ListStringValue {
+	if len(md) == 0 {
+		return nil
+	}
+	m := make(map[string]*internalsv1.ListStringValue, len(md))
+	for k, vals := range md {
+		if strings.HasSuffix(k, "-bin") {
+			enc := make([]string, len(vals))
+			for i, v := range vals {
+				enc[i] = base64.StdEncoding.EncodeToString([]byte(v))
+			}
+			vals = enc
+		}
+		m[k] = &internalsv1.ListStringValue{Values: vals}
+	}
+	return m
+}

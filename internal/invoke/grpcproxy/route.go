@@ -1,0 +1,145 @@
+package grpcproxy
+
+import (
+	"context"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+type proxy struct {
+	cfg Config
+}
+
+func (p *proxy) handle(_ any, in grpc.ServerStream) error {
+	method, ok := grpc.MethodFromServerStream(in)
+	if !ok {
+		return status.Error(codes.Internal, "failed to proxy request: method name not found in stream")
+	}
+	ctx := in.Context()
+	md, _ := metadata.FromIncomingContext(ctx)
+	conn, out, err := p.route(ctx, md)
+	if err != nil {
+		return err
+	}
+	return forward(ctx, in, conn, method, out)
+}
+
+// route picks the connection to forward on and the metadata to send.
+func (p *proxy) route(ctx context.Context, md metadata.MD) (*grpc.ClientConn, metadata.MD, error) {
+	target := targetID(md)
+	if target == "" {
+		// Dapr returns a plain error here, which grpc reports as Unknown.
+		return nil, nil, status.Error(codes.Unknown,
+			"failed to proxy request: required metadata "+keyCalleeAppID+" or "+keyAppID+" not found")
+	}
+	if p.isSelf(target) {
+		return p.local(md)
+	}
+	if p.cfg.Side == Callee {
+		// The caller resolved this sidecar for another app, e.g. from a
+		// stale name-resolution entry. Forwarding again could loop, and
+		// serving it locally would reach the wrong app.
+		return nil, nil, status.Errorf(codes.Unavailable,
+			"failed to proxy request: this sidecar hosts app %q, not %q", p.cfg.AppID, target)
+	}
+	return p.remote(ctx, md, target)
+}
+
+// targetID prefers dapr-callee-app-id, which a caller sidecar sets, over the
+// app-supplied dapr-app-id.
+func targetID(md metadata.MD) string {
+	for _, k := range []string{keyCalleeAppID, keyAppID} {
+		if v := md.Get(k); len(v) > 0 && v[0] != "" {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+// isSelf reports whether target ("app" or "app.namespace") names this app.
+func (p *proxy) isSelf(target string) bool {
+	id, ns, _ := strings.Cut(target, ".")
+	if id != p.cfg.AppID {
+		return false
+	}
+	return ns == "" || p.cfg.Namespace == "" || ns == p.cfg.Namespace
+}
+
+// local prepares a call to the local app: the caller's API token is never
+// passed on; the app's own token is added when configured. Everything else,
+// including dapr-caller-app-id and dapr-callee-app-id, stays visible to the
+// app so it can tell who called.
+func (p *proxy) local(md metadata.MD) (*grpc.ClientConn, metadata.MD, error) {
+	var conn *grpc.ClientConn
+	if p.cfg.LocalApp != nil {
+		conn = p.cfg.LocalApp()
+	}
+	if conn == nil {
+		return nil, nil, status.Error(codes.Internal, "app channel is not initialized")
+	}
+	if p.cfg.Healthy != nil && !p.cfg.Healthy() {
+		return nil, nil, status.Error(codes.Internal, "app is not in a healthy state")
+	}
+	out := forwardable(md)
+	if p.cfg.AppAPIToken != "" {
+		out.Set(keyAPIToken, p.cfg.AppAPIToken)
+	}
+	return conn, out, nil
+}
+
+// remote prepares a call to the target app's sidecar, stamped with who is
+// calling so the callee can route it and its app can see the caller.
+func (p *proxy) remote(ctx context.Context, md metadata.MD, target string) (*grpc.ClientConn, metadata.MD, error) {
+	if p.cfg.Target == nil {
+		return nil, nil, status.Error(codes.Internal, "failed to proxy request: remote invocation is not configured")
+	}
+	conn, self, err := p.cfg.Target(ctx, target)
+	if err != nil {
+		return nil, nil, targetError(target, err)
+	}
+	if self {
+		return p.local(md)
+	}
+	out := forwardable(md)
+	out.Set(keyCallerAppID, p.cfg.AppID)
+	out.Set(keyCalleeAppID, target)
+	if p.cfg.Namespace != "" {
+		out.Set(keyCallerNamespace, p.cfg.Namespace)
+	}
+	return conn, out, nil
+}
+
+// targetError keeps a status the resolver chose and otherwise reports the
+// failure as Unknown, as a plain error would be.
+func targetError(target string, err error) error {
+	if s, ok := status.FromError(err); ok && s.Code() != codes.Unknown {
+		return err
+	}
+	return status.Errorf(codes.Unknown, "failed to proxy request: connect to app %q: %v", target, err)
+}
+
+// dropKeys are incoming entries that must not be replayed as outgoing
+// metadata: grpc sets the transport ones itself, and the API token belongs
+// to this sidecar only.
+var dropKeys = map[string]bool{
+	keyAPIToken:    true,
+	"content-type": true,
+	"user-agent":   true,
+	"te":           true,
+}
+
+// forwardable copies md without pseudo-headers and dropKeys.
+func forwardable(md metadata.MD) metadata.MD {
+	out := metadata.MD{}
+	for k, v := range md {
+		if strings.HasPrefix(k, ":") || dropKeys[k] {
+			continue
+		}
+		out[k] = append([]string(nil), v...)
+	}
+	return out
+}

@@ -1,0 +1,330 @@
+package invoke
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	commonv1 "github.com/dapr/dapr/pkg/proto/common/v1"
+	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/outrigger/outrigger/internal/api/apierr"
+	"github.com/outrigger/outrigger/internal/appchannel"
+)
+
+// invokeRemote calls another sidecar with CallLocalStream, retrying while
+// the peer is unavailable (daprd's built-in policy) and falling back to
+// CallLocal for peers that do not stream.
+//
+// A retry is made only when no body byte has gone out yet: requests
+// without a body, or calls that failed before the first message was sent
+// (the peer is down, the handshake failed). Once body bytes may have
+// reached the peer a retry could repeat a partly or fully processed call.
+func (i *Invoker) invokeRemote(ctx context.Context, id string, t target, req *appchannel.Request) (*appchannel.Response, error) {
+	msg, src := i.outgoing(req, t)
+	body := newOutBody(src, replayLimit)
+	for attempt := 0; ; attempt++ {
+		conn, err := i.connFor(ctx, t)
+		if err != nil {
+			body.free()
+			return nil, apierr.DirectInvoke(id, err)
+		}
+		resp, sent, err := i.callStream(ctx, conn, msg, body)
+		if err == nil {
+			return resp, nil
+		}
+		// callStream waited for its sender on Unimplemented, and no sender
+		// runs when nothing was sent, so body may be inspected in those
+		// cases alone.
+		code := status.Code(err)
+		switch {
+		case code == codes.Unimplemented && body.replayable():
+			resp, err := callUnary(ctx, conn, msg, body)
+			if err != nil {
+				return nil, invokeErr(id, err)
+			}
+			return resp, nil
+		case (code == codes.Unavailable || code == codes.Unauthenticated) && !sent && attempt < defaultRetries:
+			i.log.DebugContext(ctx, "service invocation: retrying", "app_id", id, "attempt", attempt+1, "error", err)
+			conn.ResetConnectBackoff()
+			if werr := sleepCtx(ctx, i.cfg.RetryInterval); werr != nil {
+				body.free()
+				return nil, apierr.DirectInvoke(id, err)
+			}
+			body.rewind()
+		default:
+			body.settle()
+			return nil, invokeErr(id, err)
+		}
+	}
+}
+
+// invokeErr maps a failed call to ERR_DIRECT_INVOKE; an access-control
+// denial by the callee is 403.
+func invokeErr(id string, err error) error {
+	if status.Code(err) == codes.PermissionDenied {
+		return apierr.DirectInvokeForbidden(id, err)
+	}
+	return apierr.DirectInvoke(id, err)
+}
+
+// outgoing adds the caller metadata to the request and takes the body out
+// of the message (it travels as payload chunks).
+func (i *Invoker) outgoing(req *appchannel.Request, t target) (*internalsv1.InternalInvokeRequest, io.Reader) {
+	m := req.Message
+	m.Ver = internalsv1.APIVersion_V1
+	if m.Metadata == nil {
+		m.Metadata = map[string]*internalsv1.ListStringValue{}
+	}
+	md := m.Metadata
+	setMD(md, hdrCallerAppID, i.cfg.AppID)
+	if i.cfg.Namespace != "" {
+		setMD(md, hdrCallerNS, i.cfg.Namespace)
+	}
+	setMD(md, hdrCalleeAppID, t.appID)
+	setMD(md, hdrDestinationID, t.appID)
+	if ip := i.cfg.HostAddress; ip != "" {
+		appendMD(md, hdrXForwardedFor, ip)
+	}
+	if h := i.cfg.Hostname; h != "" {
+		appendMD(md, hdrXForwardedHost, h)
+	}
+	if i.forwarded != "" {
+		appendMD(md, hdrForwarded, i.forwarded)
+	}
+	src := req.Body
+	if d := m.Message.GetData(); d != nil {
+		if src == nil && len(d.GetValue()) > 0 {
+			src = bytes.NewReader(d.GetValue())
+		}
+		m.Message.Data = typeOnly(d)
+	}
+	return m, src
+}
+
+// forwardedValue is the RFC 7239 element this sidecar adds.
+func forwardedValue(ip, host string) string {
+	var b []byte
+	add := func(k, v string) {
+		if v == "" {
+			return
+		}
+		if len(b) > 0 {
+			b = append(b, ';')
+		}
+		b = append(b, k...)
+		b = append(b, '=')
+		b = append(b, v...)
+	}
+	add("for", ip)
+	add("by", ip)
+	add("host", host)
+	return string(b)
+}
+
+// typeOnly keeps an Any's type URL (needed by gRPC apps) without its
+// bytes; nil when there is no type URL.
+func typeOnly(a *anypb.Any) *anypb.Any {
+	if a.GetTypeUrl() == "" {
+		return nil
+	}
+	return &anypb.Any{TypeUrl: a.GetTypeUrl()}
+}
+
+// callStream makes one CallLocalStream attempt. The first message carries
+// the request and the first body chunk; a sender goroutine streams the
+// rest (only when there is more) while the response is awaited, so a
+// callee that answers while still reading cannot deadlock us. sent
+// reports whether body bytes went out.
+func (i *Invoker) callStream(ctx context.Context, conn *grpc.ClientConn, msg *internalsv1.InternalInvokeRequest, body *outBody) (resp *appchannel.Response, sent bool, err error) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	stream, err := internalsv1.NewServiceInvocationClient(conn).CallLocalStream(sctx)
+	if err != nil {
+		cancel(nil)
+		body.senderExited()
+		return nil, false, err
+	}
+	c, err := body.next()
+	if err != nil {
+		cancel(err)
+		body.senderExited()
+		return nil, false, err
+	}
+	first := &internalsv1.InternalInvokeRequestStream{Request: msg}
+	if len(c.data) > 0 {
+		first.Payload = &commonv1.StreamPayload{Data: c.data, Seq: 0}
+	}
+	sendErr := stream.Send(first)
+	putChunk(c.buf)
+	sent = sendErr == nil && len(c.data) > 0
+	var done chan struct{}
+	switch {
+	case sendErr != nil: // the stream is broken; Recv says why
+		body.senderExited()
+	case c.last:
+		_ = stream.CloseSend()
+		body.senderExited()
+	case !i.trackSender():
+		cancel(errPoolClosed)
+		body.senderExited()
+	default:
+		done = make(chan struct{})
+		go i.sendRest(stream, body, cancel, done)
+	}
+
+	res, err := stream.Recv()
+	if err == nil && res.GetResponse().GetStatus() == nil {
+		err = status.Error(codes.Internal, "the peer's first message carries no response status")
+	}
+	rb := &respBody{cancel: cancel}
+	if err == nil {
+		err = rb.push(res.GetPayload())
+	}
+	if err != nil {
+		err = streamErr(sctx, err)
+		cancel(err)
+		if done != nil && status.Code(err) == codes.Unimplemented {
+			<-done // the fallback needs the body back
+		}
+		return nil, sent, err
+	}
+	body.settle()
+	rb.recv = func() (*commonv1.StreamPayload, error) {
+		m, err := stream.Recv()
+		return m.GetPayload(), err
+	}
+	rb.end = func(err error) error {
+		if err == io.EOF {
+			cancel(nil)
+			return io.EOF
+		}
+		err = streamErr(sctx, err)
+		cancel(err)
+		return err
+	}
+	return &appchannel.Response{Message: res.GetResponse(), Body: rb}, sent, nil
+}
+
+// trackSender counts a new sender goroutine for Close to wait for; false
+// once Close has begun.
+func (i *Invoker) trackSender() bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.closed {
+		return false
+	}
+	i.senders.Add(1)
+	return true
+}
+
+// sendRest streams the body after the first chunk, then half-closes. A
+// read failure cancels the call with that error as cause.
+func (i *Invoker) sendRest(stream internalsv1.ServiceInvocation_CallLocalStreamClient, body *outBody, cancel context.CancelCauseFunc, done chan struct{}) {
+	defer i.senders.Done()
+	defer close(done)
+	defer body.senderExited()
+	// One message reused for every chunk: gRPC has serialised it by the
+	// time Send returns.
+	msg := &internalsv1.InternalInvokeRequestStream{Payload: &commonv1.StreamPayload{}}
+	for seq := uint64(1); ; {
+		c, err := body.next()
+		if err != nil {
+			cancel(err)
+			return
+		}
+		if len(c.data) > 0 {
+			msg.Payload.Data, msg.Payload.Seq = c.data, seq
+			err := stream.Send(msg)
+			putChunk(c.buf)
+			seq++
+			if err != nil {
+				return
+			}
+		}
+		if c.last {
+			_ = stream.CloseSend()
+			return
+		}
+	}
+}
+
+// streamErr prefers the cause a call was cancelled with (a body read
+// failure, a closed response body) over gRPC's bare "context canceled".
+func streamErr(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	cause := context.Cause(ctx)
+	if cause == nil || errors.Is(cause, context.Canceled) || errors.Is(cause, context.DeadlineExceeded) {
+		return err
+	}
+	return cause
+}
+
+// errBodyClosed ends a response body closed before its end.
+var errBodyClosed = errors.New("response body closed")
+
+// respBody is the body of a remote response, read from the stream.
+type respBody struct {
+	payloadReader
+	cancel context.CancelCauseFunc
+}
+
+// Close ends the call; unread payload is discarded.
+func (r *respBody) Close() error {
+	r.cancel(errBodyClosed)
+	return nil
+}
+
+// callUnary is the fallback for peers without CallLocalStream: the whole
+// body (bounded) goes in one CallLocal message.
+func callUnary(ctx context.Context, conn *grpc.ClientConn, msg *internalsv1.InternalInvokeRequest, body *outBody) (*appchannel.Response, error) {
+	data, err := body.readAll()
+	if err != nil {
+		return nil, err
+	}
+	res, err := internalsv1.NewServiceInvocationClient(conn).CallLocal(ctx, withData(msg, data))
+	if err != nil {
+		return nil, err
+	}
+	value := res.GetMessage().GetData().GetValue()
+	if res.GetMessage() != nil {
+		res.Message.Data = typeOnly(res.Message.Data)
+	}
+	return &appchannel.Response{Message: res, Body: io.NopCloser(bytes.NewReader(value))}, nil
+}
+
+// withData copies msg with data as the message's bytes.
+func withData(msg *internalsv1.InternalInvokeRequest, data []byte) *internalsv1.InternalInvokeRequest {
+	in := msg.GetMessage()
+	return &internalsv1.InternalInvokeRequest{
+		Ver:      msg.GetVer(),
+		Metadata: msg.GetMetadata(),
+		Actor:    msg.GetActor(),
+		Message: &commonv1.InvokeRequest{
+			Method:        in.GetMethod(),
+			ContentType:   in.GetContentType(),
+			HttpExtension: in.GetHttpExtension(),
+			Data:          &anypb.Any{TypeUrl: in.GetData().GetTypeUrl(), Value: data},
+		},
+	}
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting to retry: %w", context.Cause(ctx))
+	}
+}

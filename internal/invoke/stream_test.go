@@ -1,0 +1,570 @@
+package invoke
+
+import (
+	"context"
+	"errors"
+	"hash/crc32"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	commonv1 "github.com/dapr/dapr/pkg/proto/common/v1"
+	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/outrigger/outrigger/internal/api/apierr"
+	"github.com/outrigger/outrigger/internal/appchannel"
+)
+
+// genReader produces n deterministic bytes without holding them.
+type genReader struct{ n, off int64 }
+
+var pattern = func() []byte {
+	b := make([]byte, 251*256) // a prime period, so chunks never align
+	for i := range b {
+		b[i] = byte(i % 251)
+	}
+	return b
+}()
+
+func (g *genReader) Read(p []byte) (int, error) {
+	if g.off >= g.n {
+		return 0, io.EOF
+	}
+	if rem := g.n - g.off; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n := 0
+	for n < len(p) {
+		n += copy(p[n:], pattern[(g.off+int64(n))%251:])
+	}
+	g.off += int64(n)
+	return n, nil
+}
+
+func genCRC(n int64) uint32 {
+	h := crc32.NewIEEE()
+	_, _ = io.Copy(h, &genReader{n: n})
+	return h.Sum32()
+}
+
+// echoApp streams the request body back as it reads it.
+func echoApp(t *testing.T) *handlerChannel {
+	return newHandlerChannel(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.Copy(w, r.Body)
+	})
+}
+
+func TestInvokeStreamsLargeBodiesBothWays(t *testing.T) {
+	size := int64(256 << 20)
+	if raceEnabled || testing.Short() {
+		size = 32 << 20
+	}
+	addr := serve(t, NewServer(echoApp(t), nil))
+	inv := newCaller(t, map[string]string{"callee": addr}, nil)
+
+	req := newRequest(t, http.MethodPost, "echo", "", nil)
+	req.Body = &genReader{n: size}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+
+	resp, err := inv.Invoke(context.Background(), "callee", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	h := crc32.NewIEEE()
+	buf := make([]byte, 32<<10)
+	var total int64
+	var peak uint64
+	nextSample := int64(0)
+	for {
+		n, err := resp.Body.Read(buf)
+		h.Write(buf[:n])
+		total += int64(n)
+		if total >= nextSample {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+			nextSample += 16 << 20
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d bytes: %v", total, err)
+		}
+	}
+	if total != size || h.Sum32() != genCRC(size) {
+		t.Fatalf("echoed %d bytes (crc %x), want %d (crc %x)", total, h.Sum32(), size, genCRC(size))
+	}
+	growth := int64(peak) - int64(base)
+	t.Logf("streamed %d MiB each way; heap grew by at most %d MiB", size>>20, growth>>20)
+	if growth > 64<<20 {
+		t.Errorf("heap grew by %d MiB while streaming %d MiB: bodies are being buffered", growth>>20, size>>20)
+	}
+}
+
+func TestInvokeEventStreamIsNotBuffered(t *testing.T) {
+	step := make(chan struct{})
+	app := newHandlerChannel(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		<-step
+		_, _ = io.WriteString(w, "data: 1\n\n")
+		<-step
+		_, _ = io.WriteString(w, "data: 2\n\n")
+	})
+	addr := serve(t, NewServer(app, nil))
+	inv := newCaller(t, map[string]string{"callee": addr}, nil)
+	// Invoke returns while the app has not written any event yet.
+	resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodGet, "events", "", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 64)
+	for _, want := range []string{"data: 1\n\n", "data: 2\n\n"} {
+		step <- struct{}{}
+		n, err := io.ReadAtLeast(resp.Body, buf, len(want))
+		if err != nil || string(buf[:n]) != want {
+			t.Fatalf("read %q, %v; want %q", buf[:n], err, want)
+		}
+	}
+	if _, err := resp.Body.Read(buf); err != io.EOF {
+		t.Errorf("end: %v", err)
+	}
+}
+
+func TestInvokeAppAnswersBeforeReadingBody(t *testing.T) {
+	app := newHandlerChannel(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		_, _ = io.WriteString(w, "too big")
+	})
+	addr := serve(t, NewServer(app, nil))
+	inv := newCaller(t, map[string]string{"callee": addr}, nil)
+	req := newRequest(t, http.MethodPost, "upload", "", nil)
+	req.Body = &genReader{n: 64 << 20}
+	resp, err := inv.Invoke(context.Background(), "callee", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readBody(t, resp); body != "too big" || resp.Message.GetStatus().GetCode() != 413 {
+		t.Errorf("got %d %q", resp.Message.GetStatus().GetCode(), body)
+	}
+}
+
+type failingReader struct {
+	n   int
+	err error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, f.err
+	}
+	n := min(len(p), f.n)
+	f.n -= n
+	return n, nil
+}
+
+func TestInvokeRequestBodyReadError(t *testing.T) {
+	app := newHandlerChannel(t, func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	})
+	addr := serve(t, NewServer(app, nil))
+	inv := newCaller(t, map[string]string{"callee": addr}, nil)
+	req := newRequest(t, http.MethodPost, "upload", "", nil)
+	req.Body = &failingReader{n: 200 << 10, err: errors.New("client went away")}
+	resp, err := inv.Invoke(context.Background(), "callee", req)
+	if err == nil {
+		readBody(t, resp)
+		t.Fatal("no error")
+	}
+	if e := apierr.From(err); e.HTTPStatus != 500 || !strings.Contains(e.Message, "client went away") {
+		t.Errorf("error = %v", e)
+	}
+}
+
+// legacyPeer answers only CallLocal, as a sidecar that predates
+// CallLocalStream does: the HTTP status in status.code and the whole body
+// in message.data.
+type legacyPeer struct {
+	internalsv1.UnimplementedServiceInvocationServer
+	calls atomic.Int32
+}
+
+func (p *legacyPeer) CallLocal(_ context.Context, in *internalsv1.InternalInvokeRequest) (*internalsv1.InternalInvokeResponse, error) {
+	p.calls.Add(1)
+	body := in.GetMessage().GetData().GetValue()
+	return &internalsv1.InternalInvokeResponse{
+		Status: &internalsv1.Status{Code: http.StatusAccepted},
+		Headers: map[string]*internalsv1.ListStringValue{
+			"X-Caller": {Values: in.GetMetadata()[hdrCallerAppID].GetValues()},
+			"X-Method": {Values: []string{in.GetMessage().GetMethod() + " " + in.GetMessage().GetHttpExtension().GetVerb().String()}},
+		},
+		Message: &commonv1.InvokeResponse{
+			Data:        &anypb.Any{Value: []byte(strings.ToUpper(string(body)))},
+			ContentType: "text/plain",
+		},
+	}, nil
+}
+
+func TestInvokeFallsBackToCallLocal(t *testing.T) {
+	peer := &legacyPeer{}
+	addr := serve(t, peer)
+	inv := newCaller(t, map[string]string{"old": addr}, nil)
+	tests := []struct {
+		name string
+		size int
+		ok   bool
+	}{
+		{"small", 5, true},
+		{"several chunks", 1 << 20, true},
+		{"too large to replay", 5 << 20, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := strings.Repeat("a", tt.size)
+			resp, err := inv.Invoke(context.Background(), "old", newRequest(t, http.MethodPut, "m", body, nil))
+			if !tt.ok {
+				if err == nil || !strings.Contains(err.Error(), "too large") {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := readBody(t, resp)
+			if got != strings.ToUpper(body) || resp.Message.GetStatus().GetCode() != http.StatusAccepted {
+				t.Errorf("got %d, %d bytes", resp.Message.GetStatus().GetCode(), len(got))
+			}
+			if firstMD(resp.Message.GetHeaders(), "X-Caller") != "caller" || firstMD(resp.Message.GetHeaders(), "X-Method") != "m PUT" {
+				t.Errorf("headers = %v", resp.Message.GetHeaders())
+			}
+			if len(resp.Message.GetMessage().GetData().GetValue()) != 0 {
+				t.Error("body left in the message")
+			}
+		})
+	}
+	if peer.calls.Load() != 2 {
+		t.Errorf("CallLocal calls = %d", peer.calls.Load())
+	}
+}
+
+// flakyPeer fails the first calls with a code, then serves normally.
+type flakyPeer struct {
+	*Server
+	failures int32
+	code     codes.Code
+	calls    atomic.Int32
+}
+
+func (p *flakyPeer) CallLocalStream(s internalsv1.ServiceInvocation_CallLocalStreamServer) error {
+	if p.calls.Add(1) <= p.failures {
+		// Take the first message before failing, so the caller's Send of
+		// any body has surely succeeded: whether it may retry then depends
+		// only on whether that message carried body bytes.
+		_, _ = s.Recv()
+		return status.Error(p.code, "not now")
+	}
+	return p.Server.CallLocalStream(s)
+}
+
+func TestInvokeRetriesUnavailable(t *testing.T) {
+	var got seen
+	peer := &flakyPeer{Server: NewServer(recordingApp(t, &got, 200, "finally"), nil), failures: 2, code: codes.Unavailable}
+	addr := serve(t, peer)
+	inv := newCaller(t, map[string]string{"callee": addr}, nil)
+	resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodGet, "m", "", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := readBody(t, resp); b != "finally" {
+		t.Errorf("body = %q", b)
+	}
+	if peer.calls.Load() != 3 || got.method != http.MethodGet {
+		t.Errorf("calls = %d, app saw %q", peer.calls.Load(), got.method)
+	}
+
+	// Once body bytes went out, a retry could repeat the call: none is made.
+	peer.calls.Store(0)
+	_, err = inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodPost, "m", "payload", nil))
+	if status.Code(err) == codes.OK || !strings.Contains(err.Error(), "Unavailable") || peer.calls.Load() != 1 {
+		t.Errorf("with a body: %v after %d calls", err, peer.calls.Load())
+	}
+}
+
+// flakyListener closes the first connections it accepts, as a peer that
+// is still starting up would refuse them.
+type flakyListener struct {
+	net.Listener
+	drop     int32
+	accepted atomic.Int32
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.accepted.Add(1) > l.drop {
+			return c, nil
+		}
+		c.Close()
+	}
+}
+
+func TestInvokeRetriesUnreachablePeerWithBody(t *testing.T) {
+	var got seen
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := &flakyListener{Listener: lis, drop: 2}
+	gs := grpc.NewServer()
+	internalsv1.RegisterServiceInvocationServer(gs, NewServer(recordingApp(t, &got, 200, "up"), nil))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = gs.Serve(fl)
+	}()
+	t.Cleanup(func() {
+		gs.Stop()
+		<-done
+	})
+
+	inv := newCaller(t, map[string]string{"callee": lis.Addr().String()}, func(c *Config) { c.RetryInterval = 50 * time.Millisecond })
+	resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodPost, "m", "payload", nil))
+	if err != nil {
+		t.Fatalf("after %d connections: %v", fl.accepted.Load(), err)
+	}
+	if b := readBody(t, resp); b != "up" || got.body != "payload" {
+		t.Errorf("body = %q, app got %q", b, got.body)
+	}
+	if fl.accepted.Load() < 3 {
+		t.Errorf("only %d connections", fl.accepted.Load())
+	}
+}
+
+func TestInvokeRetryLimits(t *testing.T) {
+	tests := []struct {
+		name      string
+		code      codes.Code
+		wantCalls int32
+		wantHTTP  int
+	}{
+		{"unavailable: 3 retries", codes.Unavailable, 4, 500},
+		{"unauthenticated: 3 retries", codes.Unauthenticated, 4, 500},
+		{"internal: no retry", codes.Internal, 1, 500},
+		{"permission denied: 403", codes.PermissionDenied, 1, 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			peer := &flakyPeer{Server: NewServer(nil, nil), failures: 100, code: tt.code}
+			addr := serve(t, peer)
+			inv := newCaller(t, map[string]string{"callee": addr}, nil)
+			_, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodGet, "m", "", nil))
+			e := apierr.From(err)
+			want := "failed to invoke, id: callee, err: rpc error: code = " + tt.code.String() + " desc = not now"
+			if e.HTTPStatus != tt.wantHTTP || e.Code != "ERR_DIRECT_INVOKE" || e.Message != want {
+				t.Errorf("error = %d %s %q", e.HTTPStatus, e.Code, e.Message)
+			}
+			if peer.calls.Load() != tt.wantCalls {
+				t.Errorf("calls = %d, want %d", peer.calls.Load(), tt.wantCalls)
+			}
+		})
+	}
+}
+
+func TestInvokeDeadPeerFailsFast(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	inv := newCaller(t, map[string]string{"dead": addr}, nil)
+	start := time.Now()
+	_, err = inv.Invoke(context.Background(), "dead", newRequest(t, http.MethodPost, "m", "body", nil))
+	took := time.Since(start)
+	e := apierr.From(err)
+	if e.HTTPStatus != 500 || !strings.HasPrefix(e.Message, "failed to invoke, id: dead, err: rpc error: code = Unavailable") {
+		t.Errorf("error = %d %q", e.HTTPStatus, e.Message)
+	}
+	if took > 3*time.Second {
+		t.Errorf("took %v", took)
+	}
+}
+
+func TestServerErrors(t *testing.T) {
+	boom := funcChannel(func(context.Context, *appchannel.Request) (*appchannel.Response, error) {
+		return nil, errors.New("connection refused")
+	})
+	tests := []struct {
+		name string
+		srv  *Server
+		want string
+	}{
+		{"no channel", NewServer(nil, nil), "rpc error: code = Internal desc = app channel is not initialized"},
+		{"unhealthy", NewServer(boom, func() bool { return false }), "rpc error: code = Internal desc = app is not in a healthy state"},
+		{"channel error", NewServer(boom, nil), "rpc error: code = Internal desc = error invoking app channel: connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := serve(t, tt.srv)
+			inv := newCaller(t, map[string]string{"callee": addr}, nil)
+			_, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodGet, "m", "", nil))
+			if e := apierr.From(err); e.HTTPStatus != 500 || e.Message != "failed to invoke, id: callee, err: "+tt.want {
+				t.Errorf("error = %d %q", e.HTTPStatus, e.Message)
+			}
+		})
+	}
+}
+
+// TestServerProtocol talks to the Server with a raw client, as another
+// daprd would.
+func TestServerProtocol(t *testing.T) {
+	var got seen
+	addr := serve(t, NewServer(recordingApp(t, &got, 200, "hi"), nil))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := internalsv1.NewServiceInvocationClient(conn)
+	ctx := context.Background()
+
+	newReq := func(method string) *internalsv1.InternalInvokeRequest {
+		return &internalsv1.InternalInvokeRequest{Ver: internalsv1.APIVersion_V1, Message: &commonv1.InvokeRequest{
+			Method: method, HttpExtension: &commonv1.HTTPExtension{Verb: commonv1.HTTPExtension_POST}}}
+	}
+	callStream := func(msgs ...*internalsv1.InternalInvokeRequestStream) ([]*internalsv1.InternalInvokeResponseStream, error) {
+		s, err := client.CallLocalStream(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			if err := s.Send(m); err != nil {
+				break
+			}
+		}
+		_ = s.CloseSend()
+		var out []*internalsv1.InternalInvokeResponseStream
+		for {
+			m, err := s.Recv()
+			if err == io.EOF {
+				return out, nil
+			}
+			if err != nil {
+				return out, err
+			}
+			out = append(out, m)
+		}
+	}
+
+	t.Run("chunks across messages", func(t *testing.T) {
+		out, err := callStream(
+			&internalsv1.InternalInvokeRequestStream{Request: newReq("../../a/b")},
+			&internalsv1.InternalInvokeRequestStream{Payload: &commonv1.StreamPayload{Data: []byte("one "), Seq: 0}},
+			&internalsv1.InternalInvokeRequestStream{Payload: &commonv1.StreamPayload{Data: []byte("two"), Seq: 1}},
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.path != "/a/b" || got.body != "one two" {
+			t.Errorf("app saw %q %q", got.path, got.body)
+		}
+		if len(out) == 0 || out[0].GetResponse().GetStatus().GetCode() != 200 {
+			t.Fatalf("first message = %v", out)
+		}
+		var body []byte
+		for i, m := range out {
+			if i > 0 && m.GetResponse() != nil {
+				t.Error("response repeated in a later message")
+			}
+			if p := m.GetPayload(); p != nil {
+				body = append(body, p.GetData()...)
+			}
+		}
+		if string(body) != "hi" {
+			t.Errorf("response body = %q", body)
+		}
+	})
+	t.Run("invalid method", func(t *testing.T) {
+		_, err := callStream(&internalsv1.InternalInvokeRequestStream{Request: newReq("a?b")})
+		if status.Code(err) != codes.InvalidArgument {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("out of order payload", func(t *testing.T) {
+		_, err := callStream(
+			&internalsv1.InternalInvokeRequestStream{Request: newReq("a"), Payload: &commonv1.StreamPayload{Data: []byte("x"), Seq: 3}},
+		)
+		if status.Code(err) != codes.InvalidArgument {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("no request in first message", func(t *testing.T) {
+		_, err := callStream(&internalsv1.InternalInvokeRequestStream{Payload: &commonv1.StreamPayload{Data: []byte("x")}})
+		if status.Code(err) != codes.InvalidArgument {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("unary CallLocal", func(t *testing.T) {
+		req := newReq("unary")
+		req.Message.Data = &anypb.Any{Value: []byte("data")}
+		res, err := client.CallLocal(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.body != "data" || string(res.GetMessage().GetData().GetValue()) != "hi" || res.GetStatus().GetCode() != 200 {
+			t.Errorf("app saw %q; response %v", got.body, res)
+		}
+	})
+	t.Run("actors not implemented", func(t *testing.T) {
+		_, err := client.CallActor(ctx, newReq("x"))
+		if status.Code(err) != codes.Unimplemented {
+			t.Errorf("err = %v", err)
+		}
+	})
+}
+
+// TestInvokeGRPCAppStatus relays a gRPC app's error status to an HTTP
+// caller as the mapped status with the status JSON.
+func TestInvokeGRPCAppStatus(t *testing.T) {
+	app := funcChannel(func(context.Context, *appchannel.Request) (*appchannel.Response, error) {
+		return &appchannel.Response{Message: &internalsv1.InternalInvokeResponse{
+			Status: &internalsv1.Status{Code: int32(codes.NotFound), Message: "no such order"},
+		}}, nil
+	})
+	addr := serve(t, NewServer(app, nil))
+	inv := newCaller(t, map[string]string{"grpcapp": addr}, nil)
+	resp, err := inv.Invoke(context.Background(), "grpcapp", newRequest(t, http.MethodGet, "m", "", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	if err := WriteHTTP(rec, resp); err != nil {
+		t.Fatal(err)
+	}
+	if body := strings.ReplaceAll(rec.Body.String(), " ", ""); rec.Code != 404 || body != `{"code":5,"message":"nosuchorder"}` {
+		t.Errorf("got %d %s", rec.Code, rec.Body.String())
+	}
+}

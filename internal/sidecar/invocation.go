@@ -1,0 +1,228 @@
+package sidecar
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+
+	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
+	"google.golang.org/grpc"
+
+	"github.com/outrigger/outrigger/internal/api"
+	"github.com/outrigger/outrigger/internal/appchannel"
+	"github.com/outrigger/outrigger/internal/invoke"
+	"github.com/outrigger/outrigger/internal/invoke/grpcproxy"
+	"github.com/outrigger/outrigger/internal/nameresolution"
+	"github.com/outrigger/outrigger/internal/options"
+	"github.com/outrigger/outrigger/internal/resources"
+)
+
+// invocation is service invocation for one sidecar: the channel to the
+// app, its health, the name resolver, the invoker and the internal gRPC
+// server other sidecars call.
+type invocation struct {
+	channel  appchannel.Channel // nil without an app port
+	health   *appchannel.Health // nil without health checks
+	resolver nameresolution.Resolver
+	invoker  *invoke.Invoker
+
+	internal     *grpc.Server
+	internalLn   net.Listener
+	internalPort int
+	wg           sync.WaitGroup
+}
+
+// namespaceOrDefault is the namespace used for identity: Dapr's standalone
+// sidecars call it "default" when NAMESPACE is unset.
+func namespaceOrDefault(ns string) string {
+	if ns == "" {
+		return "default"
+	}
+	return ns
+}
+
+func startInvocation(ctx context.Context, opts options.Options, cfg *resources.Configuration, set *resources.Set, log *slog.Logger) (*invocation, error) {
+	inv := &invocation{}
+	ln, err := listenInternal(opts.InternalGRPCListenAddress, opts.InternalGRPCPort, opts.AppID)
+	if err != nil {
+		return nil, err
+	}
+	inv.internalLn = ln
+	inv.internalPort = ln.Addr().(*net.TCPAddr).Port
+
+	if opts.AppPort > 0 {
+		inv.channel, err = appchannel.New(ctx, appchannel.Config{
+			Protocol: opts.AppProtocol, Address: opts.AppChannelAddress, Port: opts.AppPort,
+			MaxConcurrency: opts.AppMaxConcurrency, AppAPIToken: opts.AppAPIToken, MaxResponseBodySize: opts.MaxBodySize,
+		})
+		if err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("app channel: %w", err)
+		}
+		if opts.EnableAppHealthCheck {
+			inv.health = appchannel.NewHealthChecker(inv.channel, appchannel.HealthConfig{
+				Path: opts.AppHealthCheckPath, Interval: opts.AppHealthProbeInterval,
+				Timeout: opts.AppHealthProbeTimeout, Threshold: opts.AppHealthThreshold,
+			}, log)
+		}
+	}
+
+	host, err := nameresolution.HostAddress(opts.HostIP)
+	if err != nil {
+		log.Warn("could not determine this host's address; other sidecars may not reach this one", "error", err)
+	}
+	inv.resolver = startResolver(ctx, opts, cfg, host, inv.internalPort, log)
+
+	hostname, _ := os.Hostname()
+	inv.invoker = invoke.New(invoke.Config{
+		AppID: opts.AppID, Namespace: namespaceOrDefault(opts.Namespace),
+		Local: inv.channel, LocalHealthy: inv.healthy,
+		Resolver: inv.resolver, InternalPort: inv.internalPort,
+		HTTPEndpoints:   set.HTTPEndpoints,
+		EndpointOptions: resources.PropertyOptions{AppID: opts.AppID, Namespace: opts.Namespace},
+		HostAddress:     host, Hostname: hostname,
+		MaxMessageSize: int(opts.MaxBodySize), Logger: log,
+	})
+
+	serverOpts := append(invoke.ServerOptions(int(opts.MaxBodySize)), grpcproxy.ServerOptions(inv.proxyConfig(opts, grpcproxy.Callee))...)
+	inv.internal = grpc.NewServer(serverOpts...)
+	internalsv1.RegisterServiceInvocationServer(inv.internal, invoke.NewServer(inv.channel, inv.healthy))
+	inv.wg.Add(1)
+	go func() {
+		defer inv.wg.Done()
+		if err := inv.internal.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			log.Error("internal gRPC server stopped", "error", err)
+		}
+	}()
+	log.Info("internal gRPC server listening", "address", ln.Addr().String())
+	return inv, nil
+}
+
+// healthy reports whether the app may be called: always true without
+// health checks.
+func (inv *invocation) healthy() bool {
+	return inv.health == nil || inv.health.Healthy()
+}
+
+// appHealthKey is the extended metadata attribute that shows the app's
+// health when health checks are on (Dapr's metadata has no field for it).
+const appHealthKey = "appHealth"
+
+// reportHealth keeps the app's health visible in the metadata API.
+func (inv *invocation) reportHealth(md *api.Metadata) {
+	if inv.health == nil {
+		return
+	}
+	md.SetExtended(appHealthKey, "unknown")
+	inv.health.OnChange(func(healthy bool) {
+		if healthy {
+			md.SetExtended(appHealthKey, "healthy")
+		} else {
+			md.SetExtended(appHealthKey, "unhealthy")
+		}
+	})
+}
+
+// proxyConfig configures gRPC proxying for one side.
+func (inv *invocation) proxyConfig(opts options.Options, side grpcproxy.Side) grpcproxy.Config {
+	return grpcproxy.Config{
+		AppID: opts.AppID, Namespace: namespaceOrDefault(opts.Namespace), Side: side,
+		Target: inv.invoker.Conn,
+		LocalApp: func() *grpc.ClientConn {
+			if inv.channel == nil {
+				return nil
+			}
+			return inv.channel.GRPCConn()
+		},
+		AppAPIToken: opts.AppAPIToken,
+		Healthy:     inv.healthy,
+	}
+}
+
+// startResolver initialises the configured name resolver (mDNS by default
+// in standalone mode). A resolver that fails to start does not stop the
+// sidecar: calls to other apps then fail with the reason.
+func startResolver(ctx context.Context, opts options.Options, cfg *resources.Configuration, host string, internalPort int, log *slog.Logger) nameresolution.Resolver {
+	name := cfg.Spec.NameResolution.Component
+	if name == "" {
+		name = nameresolution.DefaultName(opts.Mode)
+	}
+	name = strings.TrimPrefix(strings.ToLower(name), "nameresolution.")
+	conf := map[string]any{}
+	if raw := cfg.Spec.NameResolution.Configuration.Raw(); len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &conf); err != nil {
+			return failedResolver{fmt.Errorf("name resolution %q: configuration is not an object: %w", name, err)}
+		}
+	}
+	r, err := nameresolution.Create(name, cfg.Spec.NameResolution.Version)
+	if err == nil {
+		err = r.Init(ctx, nameresolution.Metadata{Configuration: conf, Instance: nameresolution.Instance{
+			AppID: opts.AppID, Namespace: namespaceOrDefault(opts.Namespace), HostAddress: host,
+			DaprInternalPort: internalPort, DaprHTTPPort: opts.HTTPPort, DaprGRPCPort: opts.GRPCPort, AppPort: opts.AppPort,
+		}})
+	}
+	if err != nil {
+		err = fmt.Errorf("name resolution %q failed to start: %w", name, err)
+		log.Warn("calls to other apps will fail", "error", err)
+		return failedResolver{err}
+	}
+	log.Info("name resolution started", "component", name)
+	return r
+}
+
+// failedResolver answers every lookup with the reason resolution is down.
+type failedResolver struct{ err error }
+
+func (f failedResolver) Init(context.Context, nameresolution.Metadata) error { return nil }
+func (f failedResolver) Resolve(context.Context, nameresolution.Request) (string, error) {
+	return "", f.err
+}
+func (f failedResolver) Close() error { return nil }
+
+// waitForApp blocks until the app port accepts connections (TLS for
+// https/grpcs), then, with health checks on, starts probing.
+func (inv *invocation) waitForApp(ctx context.Context, opts options.Options, log *slog.Logger) error {
+	if inv.channel == nil {
+		return nil
+	}
+	tls := opts.AppProtocol == "https" || opts.AppProtocol == "grpcs"
+	log.Info("waiting for the app to listen", "address", opts.AppChannelAddress, "port", opts.AppPort)
+	if err := appchannel.WaitForPort(ctx, opts.AppChannelAddress, opts.AppPort, tls); err != nil {
+		return err
+	}
+	log.Info("app is listening", "port", opts.AppPort)
+	if inv.health != nil {
+		inv.wg.Add(1)
+		go func() {
+			defer inv.wg.Done()
+			inv.health.Run(ctx)
+		}()
+	}
+	return nil
+}
+
+// stopServer drains the internal gRPC server (with the API servers).
+func (inv *invocation) stopServer() {
+	inv.internal.GracefulStop()
+}
+
+// close releases what invocation holds, after the servers have stopped.
+func (inv *invocation) close(log *slog.Logger) {
+	if err := inv.resolver.Close(); err != nil {
+		log.Warn("closing name resolution", "error", err)
+	}
+	inv.internal.Stop()
+	inv.wg.Wait()
+	if err := inv.invoker.Close(); err != nil {
+		log.Warn("closing invoker", "error", err)
+	}
+	if inv.channel != nil {
+		_ = inv.channel.Close()
+	}
+}

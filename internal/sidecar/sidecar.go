@@ -1,0 +1,423 @@
+// Package sidecar is the composition root of one sidecar: it builds the
+// components, building blocks and servers from Options, runs them, and stops
+// them in reverse order.
+package sidecar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	runtimev1 "github.com/dapr/dapr/pkg/proto/runtime/v1"
+	"google.golang.org/grpc"
+
+	"github.com/outrigger/outrigger/internal/api"
+	apigrpc "github.com/outrigger/outrigger/internal/api/grpc"
+	apihttp "github.com/outrigger/outrigger/internal/api/http"
+	"github.com/outrigger/outrigger/internal/invoke/grpcproxy"
+	"github.com/outrigger/outrigger/internal/options"
+	"github.com/outrigger/outrigger/internal/resources"
+	"github.com/outrigger/outrigger/internal/version"
+)
+
+// Run starts a sidecar and blocks until ctx is cancelled or a shutdown is
+// requested through the API, then shuts down gracefully. It returns nil after
+// a clean shutdown and an error when startup fails.
+func Run(ctx context.Context, opts options.Options, log *slog.Logger) error {
+	start := time.Now()
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("app_id", opts.AppID)
+
+	cfg, err := loadConfiguration(opts.ConfigFiles)
+	if err != nil {
+		return err
+	}
+	set, err := resources.Load(ctx, resources.LoadOptions{ResourcesPaths: opts.ResourcesPaths, AppID: opts.AppID, Namespace: opts.Namespace})
+	if err != nil {
+		return fmt.Errorf("loading resources: %w", err)
+	}
+	comps, err := loadComponents(ctx, componentEnv{appID: opts.AppID, namespace: opts.Namespace, denied: cfg.Spec.Components.Deny, log: log}, set.Components)
+	if err != nil {
+		return err
+	}
+	defer comps.close(log)
+
+	inv, err := startInvocation(ctx, opts, cfg, set, log)
+	if err != nil {
+		return err
+	}
+	defer inv.close(log)
+
+	engine, err := newDelivery(opts, set, comps, inv, log)
+	if err != nil {
+		return err
+	}
+	box, err := startOutbox(ctx, opts, comps, log)
+	if err != nil {
+		return err
+	}
+	defer stopOutbox(box, opts.GracefulShutdown, log)
+
+	shutdownRequested := make(chan struct{})
+	var requestOnce sync.Once
+	api.SortComponents(comps.registered)
+	info := metadataInfo(opts, cfg, set, comps)
+	info.Subscriptions = engine.Subscriptions
+	md := api.NewMetadata(info)
+	inv.reportHealth(md)
+	core := api.New(api.Config{
+		AppID:        opts.AppID,
+		Namespace:    opts.Namespace,
+		StateStores:  comps.stateStores,
+		PubSubs:      comps.pubsubs,
+		Secrets:      comps.secrets,
+		Locks:        comps.locks,
+		Configs:      comps.configs,
+		Outputs:      comps.outputs,
+		SecretScopes: cfg.SecretAllowed,
+		Metadata:     md,
+		Invoker:      inv.invoker,
+		Outbox:       box, // nil-safe: a nil *outbox.Outbox enables no store
+		Shutdown:     func() { requestOnce.Do(func() { close(shutdownRequested) }) },
+	})
+
+	if inv.channel != nil {
+		core.SetConfigUpdater(api.NewAppConfigUpdater(inv.channel, log))
+	}
+	inputBindings := newInputBindings(opts, comps, inv, core, log)
+
+	srv, err := startServers(ctx, opts, cfg, core, inv, engine, log)
+	if err != nil {
+		return err
+	}
+	core.SetOutboundReady()
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-shutdownRequested:
+			log.Info("shutdown requested through the API")
+			cancel()
+		case <-runCtx.Done():
+		}
+	}()
+
+	if err := inv.waitForApp(runCtx, opts, log); err != nil && runCtx.Err() == nil {
+		srv.stop(opts.GracefulShutdown, log)
+		return err
+	}
+	if runCtx.Err() == nil {
+		if err := engine.Start(runCtx); err != nil {
+			log.Error("pub/sub subscriptions failed to start", "error", err)
+		}
+		if err := inputBindings.Start(runCtx); err != nil {
+			log.Error("input bindings failed to start", "error", err)
+		}
+		core.SetReady()
+		log.Info(fmt.Sprintf("dapr initialized. Status: Running. Init Elapsed %dms", time.Since(start).Milliseconds()),
+			"http_port", opts.HTTPPort, "grpc_port", opts.GRPCPort, "components", len(comps.registered))
+	}
+
+	<-runCtx.Done()
+	blockShutdown(opts.BlockShutdownDuration, log)
+	log.Info("shutting down gracefully", "grace_period", opts.GracefulShutdown.String())
+	stopDelivery(engine, opts.GracefulShutdown, log)
+	stopInputBindings(inputBindings, opts.GracefulShutdown, log)
+	srv.stop(opts.GracefulShutdown, log)
+	log.Info("shutdown complete")
+	return nil
+}
+
+// blockShutdown keeps serving for --dapr-block-shutdown-duration after a
+// termination signal, so an app that is still finishing work can use the
+// sidecar. (Dapr also ends the wait early when the app turns unhealthy; app
+// health checks arrive with the service invocation building block.)
+func blockShutdown(d time.Duration, log *slog.Logger) {
+	if d <= 0 {
+		return
+	}
+	log.Info("blocking shutdown while the app finishes", "duration", d.String())
+	time.Sleep(d)
+}
+
+func loadConfiguration(files []string) (*resources.Configuration, error) {
+	cfg, err := resources.LoadConfiguration(files)
+	if err != nil {
+		return nil, fmt.Errorf("loading configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+func metadataInfo(opts options.Options, cfg *resources.Configuration, set *resources.Set, comps *loaded) api.MetadataInfo {
+	info := api.MetadataInfo{
+		AppID:               opts.AppID,
+		RuntimeVersion:      version.DaprCompat,
+		EnabledFeatures:     cfg.EnabledFeatures(),
+		Components:          comps.registered,
+		PlacementConfigured: len(opts.PlacementHostAddresses) > 0,
+	}
+	for _, e := range set.HTTPEndpoints {
+		info.HTTPEndpoints = append(info.HTTPEndpoints, e.Name())
+	}
+	for _, r := range set.Resiliencies {
+		info.Resiliencies = append(info.Resiliencies, r.Metadata.Name)
+	}
+	if opts.AppPort > 0 {
+		info.AppConnection = &runtimev1.AppConnectionProperties{
+			Port: int32(opts.AppPort), Protocol: opts.AppProtocol, ChannelAddress: opts.AppChannelAddress,
+			MaxConcurrency: int32(max(opts.AppMaxConcurrency, 0)),
+		}
+		if opts.EnableAppHealthCheck {
+			h := &runtimev1.AppConnectionHealthProperties{
+				HealthProbeInterval: opts.AppHealthProbeInterval.String(),
+				HealthProbeTimeout:  opts.AppHealthProbeTimeout.String(),
+				HealthThreshold:     int32(opts.AppHealthThreshold),
+			}
+			if opts.AppProtocol == "http" || opts.AppProtocol == "https" || opts.AppProtocol == "h2c" {
+				h.HealthCheckPath = opts.AppHealthCheckPath
+			}
+			info.AppConnection.Health = h
+		}
+	}
+	return info
+}
+
+// servers are the running API servers.
+type servers struct {
+	http     []*http.Server
+	grpc     *grpc.Server
+	internal *invocation // its internal gRPC server drains with the API
+	wg       sync.WaitGroup
+}
+
+func startServers(ctx context.Context, opts options.Options, cfg *resources.Configuration, core *api.Core, inv *invocation, streamer apigrpc.Streamer, log *slog.Logger) (*servers, error) {
+	forceExit := func() { os.Exit(1) }
+	addrs := opts.ListenAddresses
+	if len(addrs) == 0 {
+		addrs = []string{""}
+	}
+	httpLns, grpcLns, err := apiListeners(ctx, opts, addrs)
+	if err != nil {
+		return nil, err
+	}
+
+	s := &servers{internal: inv}
+	apiHandler := apihttp.New(apihttp.Config{Core: core, APIToken: opts.APIToken, MaxBodySize: opts.MaxBodySize, ForceExit: forceExit, Log: log})
+	var handler http.Handler = apiHandler
+	if apiLoggingEnabled(opts, cfg) {
+		handler = apihttp.APILogging(log, cfg.Spec.Logging.APILogging.OmitHealthChecks, handler)
+	}
+	if opts.AllowedOrigins != "" {
+		handler = apihttp.CORS(opts.AllowedOrigins, handler)
+	}
+	for _, ln := range httpLns {
+		hs := newHTTPServer(handler, opts)
+		s.http = append(s.http, hs)
+		s.serve(log, "HTTP API", ln.Addr(), func() error { return hs.Serve(ln) })
+	}
+	s.grpc = apigrpc.NewServer(apigrpc.Config{Core: core, APIToken: opts.APIToken, MaxBodySize: opts.MaxBodySize, ReadBufferSize: opts.ReadBufferSize / 1024, ForceExit: forceExit,
+		Streamer: streamer, ExtraOptions: grpcproxy.ServerOptions(inv.proxyConfig(opts, grpcproxy.Caller))})
+	for _, ln := range grpcLns {
+		s.serve(log, "gRPC API", ln.Addr(), func() error { return s.grpc.Serve(ln) })
+	}
+	if opts.PublicPort > 0 {
+		if err := s.startPublic(ctx, opts, apiHandler, log); err != nil {
+			s.stop(0, log)
+			return nil, err
+		}
+	}
+	if opts.EnableProfiling {
+		if err := s.startProfiling(ctx, addrs, opts.ProfilePort, log); err != nil {
+			s.stop(0, log)
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// apiListeners binds the HTTP and gRPC API: on Unix sockets when
+// --unix-domain-socket is set, else on every listen address.
+func apiListeners(ctx context.Context, opts options.Options, addrs []string) (httpLns, grpcLns []net.Listener, err error) {
+	if opts.UnixDomainSocket != "" {
+		h, err := listenUnix(filepath.Join(opts.UnixDomainSocket, "dapr-"+opts.AppID+"-http.socket"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("HTTP API: %w", err)
+		}
+		g, err := listenUnix(filepath.Join(opts.UnixDomainSocket, "dapr-"+opts.AppID+"-grpc.socket"))
+		if err != nil {
+			_ = h.Close()
+			return nil, nil, fmt.Errorf("gRPC API: %w", err)
+		}
+		return []net.Listener{h}, []net.Listener{g}, nil
+	}
+	httpLns, err = listenAll(ctx, addrs, opts.HTTPPort)
+	if err != nil {
+		return nil, nil, fmt.Errorf("HTTP API: %w", err)
+	}
+	grpcLns, err = listenAll(ctx, addrs, opts.GRPCPort)
+	if err != nil {
+		closeAll(httpLns)
+		return nil, nil, fmt.Errorf("gRPC API: %w", err)
+	}
+	return httpLns, grpcLns, nil
+}
+
+// listenUnix binds a Unix socket, replacing a stale socket file left by a
+// previous run.
+func listenUnix(path string) (net.Listener, error) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		_ = os.Remove(path)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("failed to listen on %s: %w", path, err)
+	}
+	return ln, nil
+}
+
+// startPublic serves health and metadata on --dapr-public-port.
+func (s *servers) startPublic(ctx context.Context, opts options.Options, h *apihttp.Handler, log *slog.Logger) error {
+	addr := []string{opts.PublicListenAddress}
+	lns, err := listenAll(ctx, addr, opts.PublicPort)
+	if err != nil {
+		return fmt.Errorf("public HTTP server: %w", err)
+	}
+	for _, ln := range lns {
+		hs := newHTTPServer(apihttp.PublicHandler(h), opts)
+		s.http = append(s.http, hs)
+		s.serve(log, "public HTTP", ln.Addr(), func() error { return hs.Serve(ln) })
+	}
+	return nil
+}
+
+// apiLoggingEnabled applies the tri-state --enable-api-logging flag, falling
+// back to the Configuration's logging.apiLogging.enabled.
+func apiLoggingEnabled(opts options.Options, cfg *resources.Configuration) bool {
+	if opts.EnableAPILogging != nil {
+		return *opts.EnableAPILogging
+	}
+	return cfg.Spec.Logging.APILogging.Enabled
+}
+
+func newHTTPServer(h http.Handler, opts options.Options) *http.Server {
+	hs := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    opts.ReadBufferSize,
+		ErrorLog:          nil,
+	}
+	// Dapr accepts cleartext HTTP/2 unless DAPR_HTTP_DISABLE_H2C is set.
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(!opts.DisableH2C)
+	hs.Protocols = &p
+	return hs
+}
+
+func (s *servers) serve(log *slog.Logger, name string, addr net.Addr, fn func() error) {
+	log.Info(name+" listening", "address", addr.String())
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := fn(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) {
+			log.Error(name+" server stopped", "error", err)
+		}
+	}()
+}
+
+// stop drains the servers within grace, then forces them closed.
+func (s *servers) stop(grace time.Duration, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, hs := range s.http {
+		wg.Add(1)
+		go func(hs *http.Server) {
+			defer wg.Done()
+			if err := hs.Shutdown(ctx); err != nil {
+				log.Warn("HTTP API did not drain in time; closing", "error", err)
+				_ = hs.Close()
+			}
+		}(hs)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		done := make(chan struct{})
+		go func() {
+			s.grpc.GracefulStop()
+			if s.internal != nil {
+				s.internal.stopServer()
+			}
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			log.Warn("gRPC API did not drain in time; closing")
+			s.grpc.Stop()
+			if s.internal != nil {
+				s.internal.internal.Stop()
+			}
+		}
+	}()
+	wg.Wait()
+	s.wg.Wait()
+}
+
+// listenAll binds port on every address, retrying with backoff for up to
+// 10s as daprd does (a previous instance may still be releasing the port).
+// It fails only if no address could be bound.
+func listenAll(ctx context.Context, addrs []string, port int) ([]net.Listener, error) {
+	var lns []net.Listener
+	var errs []error
+	for _, a := range addrs {
+		ln, err := listenRetry(ctx, net.JoinHostPort(a, strconv.Itoa(port)))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		lns = append(lns, ln)
+	}
+	if len(lns) == 0 {
+		return nil, fmt.Errorf("could not listen on any endpoint: %w", errors.Join(errs...))
+	}
+	return lns, nil
+}
+
+func listenRetry(ctx context.Context, addr string) (net.Listener, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	wait := 100 * time.Millisecond
+	for {
+		ln, err := net.Listen("tcp", addr)
+		if err == nil {
+			return ln, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("failed to listen on %s: %w (is another sidecar using this port? pick another with --dapr-http-port/--dapr-grpc-port)", addr, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 500*time.Millisecond)
+	}
+}
+
+func closeAll(lns []net.Listener) {
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+}
