@@ -98,17 +98,19 @@ func (b *Broker) watchLoop(ctx context.Context) {
 	defer conn.Close()
 	t := time.NewTicker(b.cfg.pollInterval)
 	defer t.Stop()
+	// The baseline is taken at once: a commit made by another process
+	// before the first tick must still wake the subscriptions.
 	last, failing := int64(-1), false
+	if v, err := b.dataVersion(ctx, conn); err == nil {
+		last = v
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		var v int64
-		qctx, cancel := b.dbContext(ctx)
-		err := conn.QueryRowContext(qctx, "PRAGMA data_version").Scan(&v)
-		cancel()
+		v, err := b.dataVersion(ctx, conn)
 		if err != nil {
 			if ctx.Err() == nil && !failing {
 				b.log.Warn("reading data_version failed", "err", err)
@@ -124,4 +126,14 @@ func (b *Broker) watchLoop(ctx context.Context) {
 			last = v
 		}
 	}
+}
+
+// dataVersion reads PRAGMA data_version on conn: it changes whenever
+// another connection commits.
+func (b *Broker) dataVersion(ctx context.Context, conn *sql.Conn) (int64, error) {
+	qctx, cancel := b.dbContext(ctx)
+	defer cancel()
+	var v int64
+	err := conn.QueryRowContext(qctx, "PRAGMA data_version").Scan(&v)
+	return v, err
 }

@@ -378,3 +378,56 @@ func TestInMemoryDatabase(t *testing.T) {
 	publish(t, b, "t", "in memory", nil)
 	expectMessage(t, ch, "in memory", 5*time.Second)
 }
+
+// TestSlowHandlerNotRedeliveredToItself checks that a handler outliving the
+// visibility timeout does not get its message a second time, concurrently,
+// from its own instance: the lease is renewed instead.
+func TestSlowHandlerNotRedeliveredToItself(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pubsub.db")
+	b := New()
+	md := pubsub.Metadata{Name: "ps", Properties: map[string]string{"connectionString": path, "visibilityTimeout": "1s"}}
+	if err := b.Init(t.Context(), md); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var mu sync.Mutex
+	active, most, calls := 0, 0, 0
+	done := make(chan struct{})
+	handler := func(ctx context.Context, m *pubsub.Message) error {
+		mu.Lock()
+		active++
+		calls++
+		most = max(most, active)
+		first := calls == 1
+		mu.Unlock()
+		if first {
+			// Long enough for the lease to expire and the fallback poll
+			// to look for reclaimable deliveries at least twice.
+			time.Sleep(3500 * time.Millisecond)
+		}
+		mu.Lock()
+		active--
+		mu.Unlock()
+		select {
+		case done <- struct{}{}:
+		default:
+		}
+		return nil
+	}
+	if err := b.Subscribe(t.Context(), pubsub.SubscribeRequest{Topic: "slow"}, handler); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(t.Context(), &pubsub.PublishRequest{Topic: "slow", Data: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the message was never handled")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most != 1 {
+		t.Fatalf("the message was handled %d times at once by one instance, want 1", most)
+	}
+}

@@ -29,6 +29,12 @@ type subscription struct {
 	// finished.
 	wake, poll, freed chan struct{}
 	outstanding       atomic.Int64 // claimed and not yet finished
+
+	// inFlight holds the ids this subscription's handlers are working on.
+	// When a handler outlives its lease, a claim may hand the same message
+	// back to this instance; it must not be delivered twice at once.
+	mu       sync.Mutex
+	inFlight map[int64]struct{}
 }
 
 // Subscribe joins the consumer group named by the subscription's
@@ -62,6 +68,7 @@ func (b *Broker) Subscribe(ctx context.Context, req pubsub.SubscribeRequest, han
 	s := &subscription{
 		b: b, topic: req.Topic, group: group, handler: handler,
 		wake: make(chan struct{}, 1), poll: make(chan struct{}, 1), freed: make(chan struct{}, 1),
+		inFlight: map[int64]struct{}{},
 	}
 	b.mu.Lock()
 	if b.closed {
@@ -184,11 +191,12 @@ func (s *subscription) fill(ctx context.Context, w work, check bool) (work, bool
 			}
 			return work{}, false
 		}
-		if len(items) > 0 {
+		claimed := len(items)
+		if items = s.track(items); len(items) > 0 {
 			s.outstanding.Add(int64(len(items)))
 			s.q.push(items)
 		}
-		if len(items) < free {
+		if claimed < free {
 			return work{}, false
 		}
 		// A full batch: there may be more of either kind.
@@ -208,6 +216,7 @@ func (s *subscription) work(ctx context.Context) {
 			err = s.handler(ctx, &it.msg)
 		}
 		s.q.done(it)
+		s.untrack(it)
 		o := &op{key: s.key(it)}
 		switch {
 		case err == nil:
@@ -226,6 +235,29 @@ func (s *subscription) work(ctx context.Context) {
 		s.outstanding.Add(-1)
 		signal(s.freed)
 	}
+}
+
+// track records claimed items as in flight and drops those already in
+// flight here: the claim only renewed the lease of a message a slow
+// handler of this instance still holds.
+func (s *subscription) track(items []*item) []*item {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kept := items[:0]
+	for _, it := range items {
+		if _, busy := s.inFlight[it.id]; busy {
+			continue
+		}
+		s.inFlight[it.id] = struct{}{}
+		kept = append(kept, it)
+	}
+	return kept
+}
+
+func (s *subscription) untrack(it *item) {
+	s.mu.Lock()
+	delete(s.inFlight, it.id)
+	s.mu.Unlock()
 }
 
 func (s *subscription) key(it *item) deliveryKey {
