@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/outrigger/outrigger/internal/api"
+	"github.com/outrigger/outrigger/internal/api/apiaccess"
 	apigrpc "github.com/outrigger/outrigger/internal/api/grpc"
 	apihttp "github.com/outrigger/outrigger/internal/api/http"
 	"github.com/outrigger/outrigger/internal/invoke/grpcproxy"
@@ -213,10 +214,12 @@ func startServers(ctx context.Context, opts options.Options, cfg *resources.Conf
 	}
 
 	s := &servers{internal: inv}
-	apiHandler := apihttp.New(apihttp.Config{Core: core, APIToken: opts.APIToken, MaxBodySize: opts.MaxBodySize, ForceExit: forceExit, Log: log})
+	access := apiaccess.New(cfg.Spec.API)
+	apiHandler := apihttp.New(apihttp.Config{Core: core, APIToken: opts.APIToken, MaxBodySize: opts.MaxBodySize, ForceExit: forceExit, Log: log, Access: access})
 	var handler http.Handler = apiHandler
 	if apiLoggingEnabled(opts, cfg) {
-		handler = apihttp.APILogging(log, cfg.Spec.Logging.APILogging.OmitHealthChecks, handler)
+		handler = apihttp.APILogging(log, apihttp.APILoggingOptions{
+			ObfuscateURLs: cfg.Spec.Logging.APILogging.ObfuscateURLs, OmitHealthChecks: cfg.Spec.Logging.APILogging.OmitHealthChecks}, handler)
 	}
 	if opts.AllowedOrigins != "" {
 		handler = apihttp.CORS(opts.AllowedOrigins, handler)
@@ -227,7 +230,7 @@ func startServers(ctx context.Context, opts options.Options, cfg *resources.Conf
 		s.serve(log, "HTTP API", ln.Addr(), func() error { return hs.Serve(ln) })
 	}
 	s.grpc = apigrpc.NewServer(apigrpc.Config{Core: core, APIToken: opts.APIToken, MaxBodySize: opts.MaxBodySize, ReadBufferSize: opts.ReadBufferSize / 1024, ForceExit: forceExit,
-		Streamer: streamer, ExtraOptions: grpcproxy.ServerOptions(inv.proxyConfig(opts, grpcproxy.Caller))})
+		Streamer: streamer, ExtraOptions: grpcServerOptions(opts, cfg, access, inv, log)})
 	for _, ln := range grpcLns {
 		s.serve(log, "gRPC API", ln.Addr(), func() error { return s.grpc.Serve(ln) })
 	}
@@ -299,6 +302,16 @@ func (s *servers) startPublic(ctx context.Context, opts options.Options, h *apih
 		s.serve(log, "public HTTP", ln.Addr(), func() error { return hs.Serve(ln) })
 	}
 	return nil
+}
+
+// grpcServerOptions are the API server's interceptors and proxy handler:
+// the API lists first, then API logging, then the proxy to app services.
+func grpcServerOptions(opts options.Options, cfg *resources.Configuration, access *apiaccess.Rules, inv *invocation, log *slog.Logger) []grpc.ServerOption {
+	out := apigrpc.AccessOptions(access)
+	if apiLoggingEnabled(opts, cfg) {
+		out = append(out, apigrpc.APILoggingOptions(log, cfg.Spec.Logging.APILogging.OmitHealthChecks)...)
+	}
+	return append(out, grpcproxy.ServerOptions(inv.proxyConfig(opts, grpcproxy.Caller))...)
 }
 
 // apiLoggingEnabled applies the tri-state --enable-api-logging flag, falling

@@ -70,6 +70,7 @@ type blkSidecar struct {
 	appPort   int      // 0 = no app
 	config    string   // --config path, "" = none
 	env       []string // extra environment
+	args      []string // extra flags
 }
 
 // blkStart starts the sidecars one after the other, each healthy before
@@ -100,7 +101,7 @@ func blkLaunch(t *testing.T, sp blkSidecar) *sidecar {
 	if sp.config != "" {
 		args = append(args, "--config", sp.config)
 	}
-	s.cmd = exec.Command(binary, args...)
+	s.cmd = exec.Command(binary, append(args, sp.args...)...)
 	s.cmd.Env = append(os.Environ(), sp.env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {

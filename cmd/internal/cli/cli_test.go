@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/outrigger/outrigger/internal/logging"
 	"github.com/outrigger/outrigger/internal/version"
 )
 
@@ -179,7 +180,7 @@ func TestLogger(t *testing.T) {
 	log := newLogger(&buf, "warn", true)
 	log.Info("hidden")
 	log.Warn("shown", "k", "v")
-	log.Log(t.Context(), levelFatal, "boom")
+	log.Log(t.Context(), logging.LevelFatal, "boom")
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 2 {
 		t.Fatalf("got %d lines, want 2:\n%s", len(lines), buf.String())
@@ -188,13 +189,13 @@ func TestLogger(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[1]), &rec); err != nil {
 		t.Fatal(err)
 	}
-	if rec["level"] != "FATAL" || rec["msg"] != "boom" {
+	if rec["level"] != "fatal" || rec["msg"] != "boom" || rec["type"] != "log" || rec["scope"] != "dapr.runtime" {
 		t.Errorf("fatal record = %v", rec)
 	}
 
 	buf.Reset()
 	newLogger(&buf, "debug", false).Debug("text line")
-	if !strings.Contains(buf.String(), "level=DEBUG") || !strings.Contains(buf.String(), `msg="text line"`) {
+	if !strings.Contains(buf.String(), "level=debug") || !strings.Contains(buf.String(), `msg="text line"`) {
 		t.Errorf("text log = %q", buf.String())
 	}
 }

@@ -5,44 +5,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+
+	"github.com/outrigger/outrigger/internal/logging"
+	"github.com/outrigger/outrigger/internal/version"
 )
 
-// levelFatal is daprd's "fatal"; slog has no such level, so it sits above
-// error and is printed as FATAL.
-const levelFatal = slog.LevelError + 4
-
-// newLogger builds the sidecar's logger: text or JSON lines at level
-// (already validated by the options package).
+// newLogger builds the process logger in Dapr's log schema: text or JSON
+// lines at level (already validated by the options package).
 func newLogger(w io.Writer, level string, asJSON bool) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: parseLevel(level), ReplaceAttr: nameFatal}
-	if asJSON {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-func parseLevel(level string) slog.Level {
-	switch level {
-	case "debug":
-		return slog.LevelDebug
-	case "warn":
-		return slog.LevelWarn
-	case "error":
-		return slog.LevelError
-	case "fatal":
-		return levelFatal
-	default:
-		return slog.LevelInfo
-	}
-}
-
-func nameFatal(_ []string, a slog.Attr) slog.Attr {
-	if a.Key == slog.LevelKey {
-		if l, ok := a.Value.Any().(slog.Level); ok && l >= levelFatal {
-			a.Value = slog.StringValue("FATAL")
-		}
-	}
-	return a
+	return logging.New(w, logging.Options{Level: level, JSON: asJSON, Version: version.Runtime()})
 }
 
 // logOutput returns where logs go: the --log-file (appended to) when set,

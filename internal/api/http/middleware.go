@@ -1,6 +1,8 @@
 package http
 
 import (
+	"github.com/outrigger/outrigger/internal/logging"
+
 	"log/slog"
 	"net/http"
 	"strings"
@@ -54,18 +56,34 @@ func CORS(allowed string, next http.Handler) http.Handler {
 	})
 }
 
-// APILogging logs one line per API call (--enable-api-logging). Health
-// checks are skipped when omitHealth is set.
-func APILogging(log *slog.Logger, omitHealth bool, next http.Handler) http.Handler {
+// APILoggingOptions are the Configuration's logging.apiLogging settings.
+type APILoggingOptions struct {
+	// ObfuscateURLs logs the route template ("POST /v1.0/state/{storeName}")
+	// instead of the path, which may carry keys and ids.
+	ObfuscateURLs bool
+	// OmitHealthChecks skips the /v1.0/healthz routes.
+	OmitHealthChecks bool
+}
+
+// APILogging logs one line per API call (--enable-api-logging), as daprd
+// does: "HTTP API Called" in scope dapr.runtime.http-info with the method
+// and path, the user agent, the status code and the duration.
+func APILogging(log *slog.Logger, o APILoggingOptions, next http.Handler) http.Handler {
+	log = logging.Scoped(log, "dapr.runtime.http-info")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if omitHealth && strings.HasPrefix(r.URL.Path, "/v1.0/healthz") {
+		if o.OmitHealthChecks && strings.HasPrefix(r.URL.Path, "/v1.0/healthz") {
 			next.ServeHTTP(w, r)
 			return
 		}
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		log.Info("HTTP API called", "method", r.Method, "path", r.URL.Path, "code", sw.status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+		p := r.URL.Path
+		if o.ObfuscateURLs {
+			p = routeTemplate(r.URL.EscapedPath())
+		}
+		log.Info("HTTP API Called", "method", r.Method+" "+p, "useragent", r.UserAgent(),
+			"code", sw.status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 	})
 }
 

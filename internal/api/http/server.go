@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/outrigger/outrigger/internal/api"
+	"github.com/outrigger/outrigger/internal/api/apiaccess"
 	"github.com/outrigger/outrigger/internal/api/apierr"
 	"github.com/outrigger/outrigger/internal/invoke"
 )
@@ -28,20 +29,23 @@ type Config struct {
 	// ForceExit ends the process at once (dapr-force-shutdown: true).
 	ForceExit func()
 	Log       *slog.Logger
+	// Access applies Configuration spec.api allow/deny lists; nil serves all.
+	Access *apiaccess.Rules
 }
 
 // Handler serves the Dapr HTTP API.
 type Handler struct {
-	core  *api.Core
-	token []byte
-	max   int64
-	exit  func()
-	log   *slog.Logger
+	core   *api.Core
+	token  []byte
+	max    int64
+	exit   func()
+	log    *slog.Logger
+	access *apiaccess.Rules
 }
 
 // New builds the handler.
 func New(cfg Config) *Handler {
-	h := &Handler{core: cfg.Core, max: cfg.MaxBodySize, exit: cfg.ForceExit, log: cfg.Log}
+	h := &Handler{core: cfg.Core, max: cfg.MaxBodySize, exit: cfg.ForceExit, log: cfg.Log, access: cfg.Access}
 	if cfg.APIToken != "" {
 		h.token = []byte(cfg.APIToken)
 	}
@@ -71,7 +75,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.isHealth(r, rt) && !h.authorized(w, r) {
 		return
 	}
+	if !h.access.HTTPAllowed(rt.version, rt.segs) {
+		h.removed(w, r)
+		return
+	}
 	h.dispatch(w, r, rt)
+}
+
+// removed answers a route the API lists took out, as Dapr's router does
+// when the route was never registered: the invocation fallback when that is
+// still served, else a plain 404.
+func (h *Handler) removed(w http.ResponseWriter, r *http.Request) {
+	if h.access.InvokeAllowed() {
+		h.fallback(w, r)
+		return
+	}
+	http.NotFound(w, r)
 }
 
 // splitRoute cleans the escaped path as Dapr does (duplicate slashes, dot
