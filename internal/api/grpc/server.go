@@ -29,6 +29,9 @@ type Config struct {
 	ForceExit func()
 	// Streamer serves streaming subscriptions; nil answers FailedPrecondition.
 	Streamer Streamer
+	// ActorStreamer serves SubscribeActorEventsAlpha1 (gRPC apps hosting
+	// actors); nil answers FailedPrecondition.
+	ActorStreamer ActorStreamer
 	// ExtraOptions are added to the server (the gRPC proxy's unknown-service
 	// handler and codec).
 	ExtraOptions []grpc.ServerOption
@@ -41,6 +44,8 @@ type Server struct {
 	exit     func()
 	maxBody  int64
 	streamer Streamer
+	// actorEvents serves SubscribeActorEventsAlpha1.
+	actorEvents ActorStreamer
 }
 
 // NewServer builds a grpc.Server with the Dapr service registered.
@@ -58,7 +63,7 @@ func NewServer(cfg Config) *grpc.Server {
 	}
 	opts = append(opts, cfg.ExtraOptions...)
 	s := grpc.NewServer(opts...)
-	runtimev1.RegisterDaprServer(s, &Server{core: cfg.Core, exit: cfg.ForceExit, maxBody: cfg.MaxBodySize, streamer: cfg.Streamer})
+	runtimev1.RegisterDaprServer(s, &Server{core: cfg.Core, exit: cfg.ForceExit, maxBody: cfg.MaxBodySize, streamer: cfg.Streamer, actorEvents: cfg.ActorStreamer})
 	return s
 }
 
