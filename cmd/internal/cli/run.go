@@ -108,7 +108,7 @@ func runRun(cmd *cobra.Command, v *options.Values, args []string) error {
 		return err
 	}
 	defer closeLog()
-	log := newLogger(logOut, opts.LogLevel, opts.LogAsJSON).With("app_id", opts.AppID)
+	log := newLogger(logOut, opts.LogLevel, opts.LogAsJSON)
 	// Libraries and components that log through slog.Default follow the
 	// same level, format and prefix.
 	slog.SetDefault(log)

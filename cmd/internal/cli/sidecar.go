@@ -77,7 +77,7 @@ func runSidecar(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	defer closeLog()
-	log := newLogger(logOut, opts.LogLevel, opts.LogAsJSON).With("app_id", opts.AppID)
+	log := newLogger(logOut, opts.LogLevel, opts.LogAsJSON)
 	// Libraries and components that log through slog.Default follow the
 	// same level and format.
 	slog.SetDefault(log)
