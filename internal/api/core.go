@@ -9,6 +9,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/bindings"
 	"github.com/outrigger/outrigger/internal/configuration"
+	"github.com/outrigger/outrigger/internal/crypto"
 	"github.com/outrigger/outrigger/internal/lock"
 	"github.com/outrigger/outrigger/internal/pubsub"
 	"github.com/outrigger/outrigger/internal/secretstores"
@@ -25,6 +26,7 @@ type Core struct {
 	secrets map[string]*secretstores.Component
 	locks   map[string]*lock.Component
 	configs map[string]*configuration.Component
+	cryptos map[string]*crypto.Component
 	// configSubs tracks configuration subscriptions (configuration.go).
 	configSubs *configSubscriptions
 	// outputs are output bindings by name.
@@ -50,6 +52,7 @@ type Config struct {
 	Secrets     []*secretstores.Component
 	Locks       []*lock.Component
 	Configs     []*configuration.Component
+	Crypto      []*crypto.Component
 	Outputs     []*OutputBinding
 	// SecretScopes applies Configuration spec.secrets.scopes; nil allows all.
 	SecretScopes func(store, key string) bool
@@ -75,6 +78,7 @@ func New(cfg Config) *Core {
 	c.secrets = byName(cfg.Secrets, func(s *secretstores.Component) string { return s.Name })
 	c.locks = byName(cfg.Locks, func(l *lock.Component) string { return l.Name })
 	c.configs = byName(cfg.Configs, func(x *configuration.Component) string { return x.Name })
+	c.cryptos = byName(cfg.Crypto, func(x *crypto.Component) string { return x.Name })
 	c.outputs = byName(cfg.Outputs, func(o *OutputBinding) string { return o.Name })
 	c.secretScopes = cfg.SecretScopes
 	c.configSubs = newConfigSubscriptions()

@@ -12,6 +12,7 @@ import (
 	"github.com/outrigger/outrigger/internal/api"
 	"github.com/outrigger/outrigger/internal/bindings/inputs"
 	"github.com/outrigger/outrigger/internal/configuration"
+	"github.com/outrigger/outrigger/internal/crypto"
 	"github.com/outrigger/outrigger/internal/lock"
 	"github.com/outrigger/outrigger/internal/outbox"
 	"github.com/outrigger/outrigger/internal/pubsub"
@@ -28,6 +29,7 @@ type loaded struct {
 	secrets     []*secretstores.Component
 	locks       []*lock.Component
 	configs     []*configuration.Component
+	cryptos     []*crypto.Component
 	outputs     []*api.OutputBinding
 	inputs      []*inputs.Binding
 	outboxes    []outbox.StoreConfig // stores whose metadata enables the outbox
@@ -115,6 +117,8 @@ func (l *loaded) load(ctx context.Context, env componentEnv, c resources.Compone
 		return l.loadConfiguration(ctx, env, c)
 	case resources.CategoryBindings:
 		return l.loadBinding(ctx, env, c)
+	case resources.CategoryCrypto:
+		return l.loadCrypto(ctx, env, c)
 	default:
 		return errUnsupportedCategory
 	}

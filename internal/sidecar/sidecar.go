@@ -84,6 +84,7 @@ func Run(ctx context.Context, opts options.Options, log *slog.Logger) error {
 		Secrets:      comps.secrets,
 		Locks:        comps.locks,
 		Configs:      comps.configs,
+		Crypto:       comps.cryptos,
 		Outputs:      comps.outputs,
 		SecretScopes: cfg.SecretAllowed,
 		Metadata:     md,

@@ -179,6 +179,9 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		if h.lockRoutes(w, r, rt) {
 			return
 		}
+		if rt.segs[0] == "crypto" && h.cryptoRoutes(w, r, rt) {
+			return
+		}
 		if rt.segs[0] == "state" && n == 3 && rt.segs[2] == "query" && isPostOrPut(r) {
 			h.withStore(w, rt, 1, func(store string) { h.queryState(w, r, store) })
 			return

@@ -17,6 +17,8 @@ import (
 	_ "github.com/outrigger/outrigger/internal/bindings/smtp"
 	_ "github.com/outrigger/outrigger/internal/configuration/postgres"
 	_ "github.com/outrigger/outrigger/internal/configuration/redis"
+	_ "github.com/outrigger/outrigger/internal/crypto/jwks"
+	_ "github.com/outrigger/outrigger/internal/crypto/localstorage"
 	_ "github.com/outrigger/outrigger/internal/lock/redis"
 	_ "github.com/outrigger/outrigger/internal/lock/sqlite"
 	_ "github.com/outrigger/outrigger/internal/nameresolution/kubernetes"
