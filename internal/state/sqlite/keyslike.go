@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -36,12 +37,16 @@ func (s *Store) KeysLike(ctx context.Context, pattern, token string, pageSize in
 }
 
 func (s *Store) keysLike(ctx context.Context, glob, after string, limit int) ([]string, error) {
-	rows, err := s.rdb.QueryContext(ctx, s.sql.keysLike, glob, after, sqlTime(time.Now()), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return storeutil.CollectStrings(rows)
+	var keys []string
+	err := s.readRows(ctx, func(rows *sql.Rows) error {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return err
+		}
+		keys = append(keys, k)
+		return nil
+	}, s.sql.keysLike, glob, after, sqlTime(time.Now()), limit)
+	return keys, err
 }
 
 // likeToGlob turns a LIKE pattern into the equivalent GLOB pattern. SQLite's

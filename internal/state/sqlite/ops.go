@@ -159,27 +159,22 @@ func (s *Store) BulkGet(ctx context.Context, reqs []state.GetRequest) ([]state.B
 }
 
 func (s *Store) bulkChunk(ctx context.Context, keys []any, now time.Time, found map[string]state.GetResponse) error {
-	rows, err := s.rdb.QueryContext(ctx, s.sql.bulkGet+storeutil.Placeholders(len(keys))+")", keys...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	return s.readRows(ctx, func(rows *sql.Rows) error {
 		var key string
 		var r row
 		if err := rows.Scan(&key, &r.value, &r.binary, &r.etag, &r.expires); err != nil {
 			return err
 		}
 		if r.expires.valid && !r.expires.t.After(now) {
-			continue
+			return nil
 		}
 		res, err := r.response()
 		if err != nil {
 			return fmt.Errorf("key %q: %w", key, err)
 		}
 		found[key] = res
-	}
-	return rows.Err()
+		return nil
+	}, s.sql.bulkGet+storeutil.Placeholders(len(keys))+")", keys...)
 }
 
 // Multi applies the operations in one SQLite transaction: an ETag failure

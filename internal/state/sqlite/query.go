@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -41,20 +42,16 @@ func (s *Store) scanPrefix(ctx context.Context, prefix string) ([]query.Item, er
 		q += ` AND key < ?`
 		args = append(args, end)
 	}
-	rows, err := s.rdb.QueryContext(ctx, q+` ORDER BY key`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var items []query.Item
-	for rows.Next() {
+	err := s.readRows(ctx, func(rows *sql.Rows) error {
 		var it query.Item
 		if err := rows.Scan(&it.Key, &it.Data, &it.ETag); err != nil {
-			return nil, err
+			return err
 		}
 		items = append(items, it)
-	}
-	return items, rows.Err()
+		return nil
+	}, q+` ORDER BY key`, args...)
+	return items, err
 }
 
 // prefixEnd returns the smallest string greater than every string that
