@@ -21,6 +21,9 @@ const FeatureMultipleKeyValues Feature = "MULTIPLE_KEY_VALUES_PER_SECRET"
 type Metadata struct {
 	Name       string
 	Properties map[string]string
+	// Namespace is the sidecar's namespace (NAMESPACE), "" when unset.
+	// Stores that scope secrets by namespace fall back to it.
+	Namespace string
 }
 
 // Store reads secrets. Implementations are safe for concurrent use.

@@ -52,6 +52,9 @@ type componentEnv struct {
 	namespace string
 	denied    []string // Configuration components.deny entries
 	log       *slog.Logger
+
+	// defaultSecretStore serves secretKeyRefs without auth.secretStore.
+	defaultSecretStore string
 }
 
 // loadComponents initialises every component in load order. A component
@@ -96,7 +99,7 @@ func (l *loaded) propertyOptions(env componentEnv) resources.PropertyOptions {
 		for _, s := range l.secrets {
 			stores[s.Name] = s
 		}
-		opts.ResolveSecret = secretstores.Resolver(stores, "")
+		opts.ResolveSecret = secretstores.Resolver(stores, env.defaultSecretStore)
 	}
 	return opts
 }

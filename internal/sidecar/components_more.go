@@ -46,7 +46,7 @@ func (l *loaded) loadSecretStore(ctx context.Context, env componentEnv, c resour
 		return err
 	}
 	if err := initWithTimeout(ctx, c, func(ctx context.Context) error {
-		return s.Init(ctx, secretstores.Metadata{Name: c.Name(), Properties: props})
+		return s.Init(ctx, secretstores.Metadata{Name: c.Name(), Properties: props, Namespace: env.namespace})
 	}); err != nil {
 		_ = s.Close()
 		return err

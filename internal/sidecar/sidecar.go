@@ -47,7 +47,10 @@ func Run(ctx context.Context, opts options.Options, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("loading resources: %w", err)
 	}
-	comps, err := loadComponents(ctx, componentEnv{appID: opts.AppID, namespace: opts.Namespace, denied: cfg.Spec.Components.Deny, log: log}, set.Components)
+	comps, err := loadComponents(ctx, componentEnv{
+		appID: opts.AppID, namespace: opts.Namespace, denied: cfg.Spec.Components.Deny,
+		defaultSecretStore: defaultSecretStore(opts), log: log,
+	}, withBuiltinSecretStore(opts, set.Components))
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,7 @@ import (
 	_ "github.com/outrigger/outrigger/internal/pubsub/redis"
 	_ "github.com/outrigger/outrigger/internal/pubsub/sqlite"
 	_ "github.com/outrigger/outrigger/internal/secretstores/localenv"
+	_ "github.com/outrigger/outrigger/internal/secretstores/kubernetes"
 	_ "github.com/outrigger/outrigger/internal/secretstores/localfile"
 	_ "github.com/outrigger/outrigger/internal/state/memory"
 	_ "github.com/outrigger/outrigger/internal/state/mysql"
