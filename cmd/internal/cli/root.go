@@ -62,6 +62,7 @@ func NewRoot() *cobra.Command {
 		newSidecarCommand("sidecar", "daprd"),
 		newRunCommand(),
 		newInitCommand(),
+		newPlacementCommand(),
 		newVersionCommand(),
 	)
 	return root

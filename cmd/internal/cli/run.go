@@ -81,6 +81,7 @@ func newRunCommand() *cobra.Command {
 	flags.Lookup("app-id").Usage += " (default: the current directory's name)"
 	flags.Lookup("resources-path").Usage += " (default ~/.outrigger/components, created if missing)"
 	flags.Lookup("config").Usage += " (default ~/.outrigger/config.yaml when it exists)"
+	flags.Lookup("placement-host-address").Usage += " (default localhost:50005, served in process when nothing listens there)"
 	for _, p := range defaultPorts {
 		flags.Lookup(p.flag).Usage += "; if not given and taken, a free port is used"
 	}
@@ -100,6 +101,7 @@ func runRun(cmd *cobra.Command, v *options.Values, args []string) error {
 	if err != nil {
 		return err
 	}
+	embeddedPlacement := usePlacementForRun(cmd.Flags(), &opts)
 
 	// Sidecar logs share the terminal with the app's, so they get a prefix.
 	var logOut io.Writer = runner.NewPrefixWriter(out, "== OUTRIGGER == ")
@@ -124,6 +126,9 @@ func runRun(cmd *cobra.Command, v *options.Values, args []string) error {
 	}
 	ctx, stop := withSignals(cmd.Context(), log, r.Kill)
 	defer stop()
+	if embeddedPlacement {
+		defer startEmbeddedPlacement(ctx, log)()
+	}
 	code, err := r.Run(ctx)
 	if err != nil {
 		return err
