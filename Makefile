@@ -12,7 +12,8 @@ RACE_PKGS := ./internal/api/... ./internal/registry/... ./internal/resources/...
              ./internal/sidecar/... ./internal/runner/... ./internal/state ./internal/state/memory/... \
              ./internal/state/query/... ./internal/state/sqlite/... ./internal/appchannel/... ./internal/invoke/... \
              ./internal/nameresolution/static/... ./internal/pubsub ./internal/pubsub/memory/... \
-             ./internal/pubsub/delivery/... ./internal/pubsub/sqlite/... ./internal/outbox/...
+             ./internal/pubsub/delivery/... ./internal/pubsub/sqlite/... ./internal/outbox/... \
+             ./internal/actors/... ./internal/placement/... ./internal/resiliency/... ./internal/telemetry/...
 
 .PHONY: all build test unit race compat lint vet staticcheck bench clean
 

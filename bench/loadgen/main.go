@@ -19,7 +19,7 @@ import (
 )
 
 type config struct {
-	suite       string // state, invoke, pubsub, blocks or all
+	suite       string // state, invoke, pubsub, blocks, actors or all
 	bin         string
 	ops         int
 	warmup      int
@@ -44,6 +44,11 @@ type config struct {
 
 	// Building blocks (locks, secrets, bindings).
 	blocksLoad time.Duration // closed-loop time per case
+
+	// Actors: closed-loop time per call load and the reminders' window.
+	actorsLoad          time.Duration
+	actorReminders      int
+	actorReminderPeriod time.Duration
 }
 
 // runs reports whether the configured suite includes s.
@@ -78,7 +83,7 @@ func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	var cfg config
 	var cases string
-	fs.StringVar(&cfg.suite, "suite", "all", "what to measure: state, invoke, pubsub, blocks or all")
+	fs.StringVar(&cfg.suite, "suite", "all", "what to measure: state, invoke, pubsub, blocks, actors or all")
 	fs.StringVar(&cfg.bin, "bin", "bin/outrigger", "path to the outrigger binary")
 	fs.IntVar(&cfg.ops, "ops", 20000, "measured operations per load case")
 	fs.IntVar(&cfg.warmup, "warmup", 2000, "unmeasured warm-up operations per load case")
@@ -97,6 +102,9 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.redisAddr, "redis", "127.0.0.1:6379", "pubsub, blocks: Redis for pubsub.redis and lock.redis (\"\" skips them)")
 	fs.StringVar(&cfg.pubsubProfileDir, "pubsub-cpuprofile", "", "pubsub: write the sidecars' CPU profiles of the open-loop, max-rate and bulk loads to this dir")
 	fs.DurationVar(&cfg.blocksLoad, "blocks-load", 5*time.Second, "blocks: closed-loop time per case")
+	fs.DurationVar(&cfg.actorsLoad, "actors-load", 5*time.Second, "actors: closed-loop time per call load, and the window reminder firings are counted over")
+	fs.IntVar(&cfg.actorReminders, "actors-reminders", 5000, "actors: reminders registered for the trigger-rate figure")
+	fs.DurationVar(&cfg.actorReminderPeriod, "actors-reminder-period", 250*time.Millisecond, "actors: the reminders' period")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -116,9 +124,9 @@ func parseFlags(args []string) (config, error) {
 
 func (c config) validate() error {
 	switch c.suite {
-	case "state", "invoke", "pubsub", "blocks", "all":
+	case "state", "invoke", "pubsub", "blocks", "actors", "all":
 	default:
-		return fmt.Errorf("-suite %q: want state, invoke, pubsub, blocks or all", c.suite)
+		return fmt.Errorf("-suite %q: want state, invoke, pubsub, blocks, actors or all", c.suite)
 	}
 	if c.ops < 1 || c.warmup < 0 || c.concurrency < 1 || c.starts < 1 {
 		return errors.New("-ops, -concurrency and -starts must be positive, -warmup not negative")
@@ -134,6 +142,9 @@ func (c config) validate() error {
 	}
 	if c.blocksLoad < 10*time.Millisecond {
 		return errors.New("-blocks-load must be at least 10ms")
+	}
+	if c.actorsLoad < 100*time.Millisecond || c.actorReminders < 1 || c.actorReminderPeriod < time.Millisecond {
+		return errors.New("-actors-load must be at least 100ms, -actors-reminders positive and -actors-reminder-period at least 1ms")
 	}
 	return nil
 }
@@ -162,6 +173,9 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*report, error) {
 	}
 	if cfg.runs("blocks") {
 		runBlocks(ctx, cfg, rep, progress)
+	}
+	if cfg.runs("actors") {
+		runActors(ctx, cfg, rep, progress)
 	}
 	rep.Targets = checkTargets(rep)
 	rep.addHeapNote()

@@ -35,8 +35,11 @@ type report struct {
 	// Building blocks: the closed-loop time of each case.
 	BlocksLoadSeconds float64        `json:"blocks_load_seconds,omitempty"`
 	Blocks            []blocksResult `json:"blocks,omitempty"`
-	Targets           []targetCheck  `json:"targets"`
-	Notes             []string       `json:"notes,omitempty"`
+	// Actors: the closed-loop time of each call load.
+	ActorsLoadSeconds float64       `json:"actors_load_seconds,omitempty"`
+	Actors            *actorsReport `json:"actors,omitempty"`
+	Targets           []targetCheck `json:"targets"`
+	Notes             []string      `json:"notes,omitempty"`
 }
 
 type startupResult struct {
@@ -87,6 +90,9 @@ func newReport(cfg config) (*report, error) {
 	if cfg.runs("blocks") {
 		r.BlocksLoadSeconds = cfg.blocksLoad.Seconds()
 	}
+	if cfg.runs("actors") {
+		r.ActorsLoadSeconds = cfg.actorsLoad.Seconds()
+	}
 	return r, nil
 }
 
@@ -125,7 +131,7 @@ func (r *report) errorCount() int {
 	for _, c := range r.Cases {
 		n += c.Errors
 	}
-	return n + r.invokeErrorCount() + r.pubsubErrorCount() + r.blocksErrorCount()
+	return n + r.invokeErrorCount() + r.pubsubErrorCount() + r.blocksErrorCount() + r.actorsErrorCount()
 }
 
 func (r *report) addHeapNote() {

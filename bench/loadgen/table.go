@@ -27,6 +27,9 @@ func printTable(w io.Writer, r *report) error {
 	if r.includes("blocks") {
 		printBlocks(tw, r)
 	}
+	if r.includes("actors") {
+		printActors(tw, r)
+	}
 
 	fmt.Fprintln(tw, "\nTargets (reported, not asserted)")
 	fmt.Fprintln(tw, "figure\tvalue\ttarget\tresult")
@@ -105,6 +108,7 @@ func printIssues(w io.Writer, r *report) error {
 	}
 	printPubsubErrors(&b, r)
 	printBlocksErrors(&b, r)
+	printActorsErrors(&b, r)
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "Note: %s\n", n)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/api/apierr"
 	"github.com/outrigger/outrigger/internal/bindings"
+	"github.com/outrigger/outrigger/internal/resiliency"
 )
 
 // InvokeBinding calls an output binding. A nil response means the binding
@@ -51,7 +52,12 @@ func (c *Core) SendToOutputBinding(ctx context.Context, name string, req *bindin
 	if req.Metadata == nil {
 		req.Metadata = map[string]string{}
 	}
-	return ob.Binding.Invoke(ctx, req)
+	var res *bindings.InvokeResponse
+	err := c.measured(name, resiliency.Binding, string(req.Operation)).Run(ctx, func(ctx context.Context) (err error) {
+		res, err = ob.Binding.Invoke(ctx, req)
+		return err
+	})
+	return res, err
 }
 
 // TraceMetadata adds the caller's trace context to binding request

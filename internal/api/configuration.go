@@ -11,6 +11,8 @@ import (
 
 	"github.com/outrigger/outrigger/internal/api/apierr"
 	"github.com/outrigger/outrigger/internal/configuration"
+	"github.com/outrigger/outrigger/internal/resiliency"
+	"github.com/outrigger/outrigger/internal/telemetry/metrics"
 )
 
 // ConfigUpdater delivers the updates of HTTP configuration subscriptions
@@ -80,7 +82,11 @@ func (c *Core) GetConfiguration(ctx context.Context, req *runtimev1.GetConfigura
 	if err != nil {
 		return nil, err
 	}
-	items, err := comp.Store.Get(ctx, req.GetKeys(), req.GetMetadata())
+	var items map[string]*configuration.Item
+	err = c.measured(comp.Name, resiliency.Configuration, metrics.OpGet).Run(ctx, func(ctx context.Context) (err error) {
+		items, err = comp.Store.Get(ctx, req.GetKeys(), req.GetMetadata())
+		return err
+	})
 	if err != nil {
 		return nil, apierr.ConfigurationGet(req.GetKeys(), comp.Name, err)
 	}

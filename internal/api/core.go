@@ -7,13 +7,17 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/outrigger/outrigger/internal/actors"
 	"github.com/outrigger/outrigger/internal/bindings"
 	"github.com/outrigger/outrigger/internal/configuration"
 	"github.com/outrigger/outrigger/internal/crypto"
 	"github.com/outrigger/outrigger/internal/lock"
 	"github.com/outrigger/outrigger/internal/pubsub"
+	"github.com/outrigger/outrigger/internal/resiliency"
 	"github.com/outrigger/outrigger/internal/secretstores"
 	"github.com/outrigger/outrigger/internal/state"
+	"github.com/outrigger/outrigger/internal/telemetry/metrics"
+	"github.com/outrigger/outrigger/internal/telemetry/tracing"
 )
 
 // Core serves the Dapr API for one sidecar.
@@ -33,6 +37,14 @@ type Core struct {
 	outputs map[string]*OutputBinding
 	invoker Invoker
 	outbox  Outbox
+	// actors is the actor runtime; nil when no placement is configured.
+	actors *actors.Runtime
+	// resiliency holds the policies for component calls; nil applies none.
+	resiliency *resiliency.Provider
+	// metrics records component calls; nil records nothing.
+	metrics *metrics.Metrics
+	// tracing starts publish spans; nil traces nothing.
+	tracing *tracing.Provider
 
 	health   health
 	metadata *Metadata
@@ -59,15 +71,26 @@ type Config struct {
 	Metadata     *Metadata
 	// Invoker performs service invocation; nil answers "not ready".
 	Invoker Invoker
+	// Actors is the actor runtime; nil disables the actor API
+	// (ERR_ACTOR_NO_PLACEMENT).
+	Actors *actors.Runtime
 	// Outbox serves stores with a transactional outbox; nil when none has.
 	Outbox Outbox
+	// Resiliency applies Resiliency policies to component calls; nil
+	// applies none.
+	Resiliency *resiliency.Provider
 	// Shutdown starts a graceful shutdown (from POST /v1.0/shutdown).
 	Shutdown func()
+	// Metrics records Dapr's component metrics; nil records nothing.
+	Metrics *metrics.Metrics
+	// Tracing records spans (publish) and is served to the transports; nil
+	// traces nothing but still passes trace context on.
+	Tracing *tracing.Provider
 }
 
 // New builds the core.
 func New(cfg Config) *Core {
-	c := &Core{appID: cfg.AppID, namespace: cfg.Namespace, stores: map[string]*state.Component{}, invoker: cfg.Invoker, outbox: cfg.Outbox, metadata: cfg.Metadata, shutdown: cfg.Shutdown}
+	c := &Core{appID: cfg.AppID, namespace: cfg.Namespace, stores: map[string]*state.Component{}, invoker: cfg.Invoker, outbox: cfg.Outbox, metadata: cfg.Metadata, shutdown: cfg.Shutdown, actors: cfg.Actors}
 	for _, s := range cfg.StateStores {
 		c.stores[s.Name] = s
 	}
@@ -81,6 +104,9 @@ func New(cfg Config) *Core {
 	c.cryptos = byName(cfg.Crypto, func(x *crypto.Component) string { return x.Name })
 	c.outputs = byName(cfg.Outputs, func(o *OutputBinding) string { return o.Name })
 	c.secretScopes = cfg.SecretScopes
+	c.resiliency = cfg.Resiliency
+	c.metrics = cfg.Metrics
+	c.tracing = cfg.Tracing
 	c.configSubs = newConfigSubscriptions()
 	if c.metadata == nil {
 		c.metadata = NewMetadata(MetadataInfo{AppID: cfg.AppID})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/api/apierr"
 	"github.com/outrigger/outrigger/internal/lock"
+	"github.com/outrigger/outrigger/internal/resiliency"
 )
 
 // TryLock takes a lock for an owner (alpha1 API). Checks run in Dapr's
@@ -25,7 +26,11 @@ func (c *Core) TryLock(ctx context.Context, req *runtimev1.TryLockRequest) (*run
 	if err != nil {
 		return nil, apierr.TryLock(err)
 	}
-	ok, err := l.Store.TryLock(ctx, key, req.GetLockOwner(), req.GetExpiryInSeconds())
+	var ok bool
+	err = c.outbound(l.Name, resiliency.Lock).Run(ctx, func(ctx context.Context) (err error) {
+		ok, err = l.Store.TryLock(ctx, key, req.GetLockOwner(), req.GetExpiryInSeconds())
+		return err
+	})
 	if err != nil {
 		return nil, apierr.TryLock(err)
 	}
@@ -43,7 +48,11 @@ func (c *Core) Unlock(ctx context.Context, req *runtimev1.UnlockRequest) (*runti
 	if err != nil {
 		return nil, apierr.Unlock(err)
 	}
-	st, err := l.Store.Unlock(ctx, key, req.GetLockOwner())
+	var st lock.UnlockStatus
+	err = c.outbound(l.Name, resiliency.Lock).Run(ctx, func(ctx context.Context) (err error) {
+		st, err = l.Store.Unlock(ctx, key, req.GetLockOwner())
+		return err
+	})
 	if err != nil {
 		return nil, apierr.Unlock(err)
 	}

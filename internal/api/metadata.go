@@ -55,6 +55,11 @@ func (c *Core) GetMetadata(ctx context.Context, _ *runtimev1.GetMetadataRequest)
 	if m.info.PlacementConfigured {
 		res.ActorRuntime.Placement = "placement: disconnected"
 	}
+	if ar, counts := c.actorRuntimeMetadata(); ar != nil {
+		res.ActorRuntime = ar
+		//lint:ignore SA1019 daprd still fills the deprecated "actors" alias.
+		res.ActiveActorsCount = counts
+	}
 	if m.info.Subscriptions != nil {
 		res.Subscriptions = m.info.Subscriptions()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/outrigger/outrigger/internal/api/apierr"
+	"github.com/outrigger/outrigger/internal/resiliency"
 	"github.com/outrigger/outrigger/internal/state"
 )
 
@@ -22,7 +23,7 @@ type Outbox interface {
 // commit applies a transaction, through the store's outbox when it has one.
 func (c *Core) commit(ctx context.Context, s *state.Component, tx state.Transactional, req state.TransactionRequest) error {
 	if c.outbox == nil || !c.outbox.Enabled(s.Name) {
-		if err := tx.Multi(ctx, req); err != nil {
+		if err := c.multi(ctx, s, tx, req); err != nil {
 			return apierr.StateTransaction(err)
 		}
 		return nil
@@ -31,10 +32,17 @@ func (c *Core) commit(ctx context.Context, s *state.Component, tx state.Transact
 	if err != nil {
 		return apierr.PublishOutbox(c.appID, err)
 	}
-	err = tx.Multi(ctx, req)
+	err = c.multi(ctx, s, tx, req)
 	done(err)
 	if err != nil {
 		return apierr.StateTransaction(err)
 	}
 	return nil
+}
+
+// multi runs a transaction under the store's outbound resiliency policy.
+func (c *Core) multi(ctx context.Context, s *state.Component, tx state.Transactional, req state.TransactionRequest) error {
+	return c.outbound(s.Name, resiliency.Statestore).Run(ctx, func(ctx context.Context) error {
+		return tx.Multi(ctx, req)
+	})
 }

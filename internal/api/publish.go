@@ -8,6 +8,8 @@ import (
 
 	"github.com/outrigger/outrigger/internal/api/apierr"
 	"github.com/outrigger/outrigger/internal/pubsub"
+	"github.com/outrigger/outrigger/internal/resiliency"
+	"github.com/outrigger/outrigger/internal/telemetry/tracing"
 )
 
 // ValidatePublish runs the checks every publish starts with, in daprd's
@@ -50,9 +52,11 @@ func (c *Core) PublishEvent(ctx context.Context, req *runtimev1.PublishEventRequ
 	if err != nil {
 		return err
 	}
+	ctx, span := c.tracing.StartPublish(ctx, ps.Name, topic)
+	defer span.End()
 	data, ct := req.GetData(), req.GetDataContentType()
 	if !raw {
-		if data, err = c.envelope(ps, topic, ct, data, md); err != nil {
+		if data, err = c.envelope(ctx, ps, topic, ct, data, md); err != nil {
 			return err
 		}
 		ct = pubsub.ContentTypeCloudEvent
@@ -61,7 +65,8 @@ func (c *Core) PublishEvent(ctx context.Context, req *runtimev1.PublishEventRequ
 	if !ps.Scopes.CanPublish(topic) {
 		return apierr.PubSubForbidden(ps.Name, topic, c.appID)
 	}
-	err = ps.Publish(ctx, &pubsub.PublishRequest{Topic: topic, Data: data, ContentType: ct, Metadata: pubsub.BrokerMetadata(md)})
+	preq := &pubsub.PublishRequest{Topic: topic, Data: data, ContentType: ct, Metadata: pubsub.BrokerMetadata(md)}
+	err = c.measuredPublish(ps.Name, topic).Run(ctx, func(ctx context.Context) error { return ps.Publish(ctx, preq) })
 	if err != nil {
 		return publishError(ps.Name, topic, err)
 	}
@@ -78,8 +83,9 @@ func publishError(name, topic string, err error) error {
 
 // envelope builds the CloudEvent for one event. The envelope carries an
 // expiration only when the broker can't expire messages itself.
-func (c *Core) envelope(ps *pubsub.Component, topic, ct string, data []byte, md map[string]string) ([]byte, error) {
+func (c *Core) envelope(ctx context.Context, ps *pubsub.Component, topic, ct string, data []byte, md map[string]string) ([]byte, error) {
 	er := pubsub.EnvelopeRequest{Source: c.appID, Topic: topic, PubSub: ps.Name, ContentType: ct, Data: data, Metadata: md}
+	er.TraceParent, er.TraceState = tracing.Traceparent(ctx)
 	if ttl, ok := pubsub.TTL(md); ok && !ps.Has(pubsub.FeatureMessageTTL) {
 		er.TTL = ttl
 	}
@@ -103,7 +109,7 @@ func (c *Core) BulkPublishEvent(ctx context.Context, req *runtimev1.BulkPublishR
 	if err != nil {
 		return nil, err
 	}
-	entries, err := c.bulkEntries(ps, topic, raw, md, req.GetEntries())
+	entries, err := c.bulkEntries(ctx, ps, topic, raw, md, req.GetEntries())
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +120,12 @@ func (c *Core) BulkPublishEvent(ctx context.Context, req *runtimev1.BulkPublishR
 	if len(entries) == 0 {
 		return out, nil
 	}
-	failures, err := ps.BulkPublish(ctx, &pubsub.BulkPublishRequest{Topic: topic, Entries: entries, Metadata: pubsub.BrokerMetadata(md)})
+	breq := &pubsub.BulkPublishRequest{Topic: topic, Entries: entries, Metadata: pubsub.BrokerMetadata(md)}
+	var failures []pubsub.BulkPublishFailure
+	err = c.outbound(ps.Name, resiliency.Pubsub).Run(ctx, func(ctx context.Context) (err error) {
+		failures, err = ps.BulkPublish(ctx, breq)
+		return err
+	})
 	if first := pubsub.FirstError(failures, err); errors.Is(first, pubsub.ErrNotFound) {
 		return nil, apierr.PubSubTestNotFound(ps.Name, topic, first)
 	}
@@ -130,7 +141,7 @@ func (c *Core) BulkPublishEvent(ctx context.Context, req *runtimev1.BulkPublishR
 
 // bulkEntries checks entry ids (present, unique) and builds each entry's
 // payload.
-func (c *Core) bulkEntries(ps *pubsub.Component, topic string, raw bool, md map[string]string, in []*runtimev1.BulkPublishRequestEntry) ([]pubsub.BulkPublishEntry, error) {
+func (c *Core) bulkEntries(ctx context.Context, ps *pubsub.Component, topic string, raw bool, md map[string]string, in []*runtimev1.BulkPublishRequestEntry) ([]pubsub.BulkPublishEntry, error) {
 	out := make([]pubsub.BulkPublishEntry, 0, len(in))
 	seen := make(map[string]bool, len(in))
 	for _, e := range in {
@@ -143,7 +154,7 @@ func (c *Core) bulkEntries(ps *pubsub.Component, topic string, raw bool, md map[
 		data, ct := e.GetEvent(), e.GetContentType()
 		if !raw {
 			var err error
-			if data, err = c.envelope(ps, topic, ct, data, emd); err != nil {
+			if data, err = c.envelope(ctx, ps, topic, ct, data, emd); err != nil {
 				return nil, err
 			}
 			ct = pubsub.ContentTypeCloudEvent

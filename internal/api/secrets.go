@@ -6,7 +6,9 @@ import (
 	runtimev1 "github.com/dapr/dapr/pkg/proto/runtime/v1"
 
 	"github.com/outrigger/outrigger/internal/api/apierr"
+	"github.com/outrigger/outrigger/internal/resiliency"
 	"github.com/outrigger/outrigger/internal/secretstores"
+	"github.com/outrigger/outrigger/internal/telemetry/metrics"
 )
 
 // secretStore looks up a secret store by name, with Dapr's two lookup
@@ -36,7 +38,11 @@ func (c *Core) GetSecret(ctx context.Context, req *runtimev1.GetSecretRequest) (
 	if !c.secretAllowed(s.Name, req.GetKey()) {
 		return nil, apierr.SecretPermissionDenied(req.GetKey(), s.Name)
 	}
-	data, err := s.Store.GetSecret(ctx, req.GetKey(), req.GetMetadata())
+	var data map[string]string
+	err = c.measured(s.Name, resiliency.Secretstore, metrics.OpGet).Run(ctx, func(ctx context.Context) (err error) {
+		data, err = s.Store.GetSecret(ctx, req.GetKey(), req.GetMetadata())
+		return err
+	})
 	if err != nil {
 		return nil, apierr.SecretGet(req.GetKey(), s.Name, err)
 	}
@@ -50,7 +56,11 @@ func (c *Core) GetBulkSecret(ctx context.Context, req *runtimev1.GetBulkSecretRe
 	if err != nil {
 		return nil, err
 	}
-	all, err := s.Store.BulkGetSecret(ctx, req.GetMetadata())
+	var all map[string]map[string]string
+	err = c.measured(s.Name, resiliency.Secretstore, metrics.OpBulkGet).Run(ctx, func(ctx context.Context) (err error) {
+		all, err = s.Store.BulkGetSecret(ctx, req.GetMetadata())
+		return err
+	})
 	if err != nil {
 		return nil, apierr.SecretBulkGet(s.Name, err)
 	}

@@ -13,8 +13,10 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/outrigger/outrigger/internal/api/apierr"
+	"github.com/outrigger/outrigger/internal/resiliency"
 	"github.com/outrigger/outrigger/internal/state"
 	"github.com/outrigger/outrigger/internal/state/query"
+	"github.com/outrigger/outrigger/internal/telemetry/metrics"
 )
 
 // ContentTypeJSON marks a gRPC state value as JSON (metadata contentType).
@@ -103,7 +105,11 @@ func (c *Core) GetState(ctx context.Context, req *runtimev1.GetStateRequest) (*r
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.Store.Get(ctx, state.GetRequest{Key: key, Metadata: req.GetMetadata(), Options: state.Options{Consistency: consistencyFromProto(req.GetConsistency())}})
+	var res state.GetResponse
+	err = c.measured(s.Name, resiliency.Statestore, metrics.OpGet).Run(ctx, func(ctx context.Context) (err error) {
+		res, err = s.Store.Get(ctx, state.GetRequest{Key: key, Metadata: req.GetMetadata(), Options: state.Options{Consistency: consistencyFromProto(req.GetConsistency())}})
+		return err
+	})
 	if err != nil {
 		return nil, apierr.StateGet(req.GetKey(), s.Name, err)
 	}
@@ -133,7 +139,11 @@ func (c *Core) GetBulkState(ctx context.Context, req *runtimev1.GetBulkStateRequ
 		return out, nil
 	}
 	if bg, ok := s.Store.(state.BulkGetter); ok {
-		items, err := bg.BulkGet(ctx, reqs)
+		var items []state.BulkItem
+		err := c.measured(s.Name, resiliency.Statestore, metrics.OpBulkGet).Run(ctx, func(ctx context.Context) (err error) {
+			items, err = bg.BulkGet(ctx, reqs)
+			return err
+		})
 		if err != nil {
 			return nil, apierr.StateBulkGet(s.Name, err)
 		}
@@ -162,7 +172,11 @@ func (c *Core) bulkGetParallel(ctx context.Context, s *state.Component, keys []s
 		sem <- struct{}{}
 		go func(i int) {
 			defer func() { <-sem; wg.Done() }()
-			res, err := s.Store.Get(ctx, reqs[i])
+			var res state.GetResponse
+			err := c.measured(s.Name, resiliency.Statestore, metrics.OpGet).Run(ctx, func(ctx context.Context) (err error) {
+				res, err = s.Store.Get(ctx, reqs[i])
+				return err
+			})
 			errMsg := ""
 			if err != nil {
 				errMsg = err.Error()
@@ -208,15 +222,17 @@ func (c *Core) saveState(ctx context.Context, req *runtimev1.SaveStateRequest, j
 	if len(reqs) == 0 {
 		return nil
 	}
-	if bs, ok := s.Store.(state.BulkSetter); ok && len(reqs) > 1 {
-		err = bs.BulkSet(ctx, reqs)
-	} else {
+	err = c.measured(s.Name, resiliency.Statestore, metrics.OpSet).Run(ctx, func(ctx context.Context) error {
+		if bs, ok := s.Store.(state.BulkSetter); ok && len(reqs) > 1 {
+			return bs.BulkSet(ctx, reqs)
+		}
 		for _, r := range reqs {
-			if err = s.Store.Set(ctx, r); err != nil {
-				break
+			if err := s.Store.Set(ctx, r); err != nil {
+				return err
 			}
 		}
-	}
+		return nil
+	})
 	if err != nil {
 		h, g := writeStatus(err)
 		return apierr.StateSave(s.Name, err, h, g)
@@ -260,7 +276,9 @@ func (c *Core) DeleteState(ctx context.Context, req *runtimev1.DeleteStateReques
 	if err != nil {
 		return err
 	}
-	err = s.Store.Delete(ctx, state.DeleteRequest{Key: key, ETag: etagFromProto(req.GetEtag()), Metadata: req.GetMetadata(), Options: optionsFromProto(req.GetOptions())})
+	err = c.measured(s.Name, resiliency.Statestore, metrics.OpDelete).Run(ctx, func(ctx context.Context) error {
+		return s.Store.Delete(ctx, state.DeleteRequest{Key: key, ETag: etagFromProto(req.GetEtag()), Metadata: req.GetMetadata(), Options: optionsFromProto(req.GetOptions())})
+	})
 	if err != nil {
 		h, g := writeStatus(err)
 		return apierr.StateDelete(req.GetKey(), err, h, g)
@@ -282,15 +300,17 @@ func (c *Core) DeleteBulkState(ctx context.Context, req *runtimev1.DeleteBulkSta
 		}
 		reqs = append(reqs, state.DeleteRequest{Key: key, ETag: etagFromProto(item.GetEtag()), Metadata: item.GetMetadata(), Options: optionsFromProto(item.GetOptions())})
 	}
-	if bd, ok := s.Store.(state.BulkDeleter); ok && len(reqs) > 1 {
-		err = bd.BulkDelete(ctx, reqs)
-	} else {
+	err = c.measured(s.Name, resiliency.Statestore, metrics.OpBulkDelete).Run(ctx, func(ctx context.Context) error {
+		if bd, ok := s.Store.(state.BulkDeleter); ok && len(reqs) > 1 {
+			return bd.BulkDelete(ctx, reqs)
+		}
 		for _, r := range reqs {
-			if err = s.Store.Delete(ctx, r); err != nil {
-				break
+			if err := s.Store.Delete(ctx, r); err != nil {
+				return err
 			}
 		}
-	}
+		return nil
+	})
 	if err != nil {
 		h, g := writeStatus(err)
 		return apierr.StateBulkDelete(s.Name, err, h, g)
@@ -394,7 +414,11 @@ func (c *Core) QueryState(ctx context.Context, req *runtimev1.QueryStateRequest)
 	if err != nil {
 		return nil, apierr.StateQuery(s.Name, err)
 	}
-	res, err := q.Query(ctx, state.QueryRequest{Query: parsed, KeyPrefix: s.Keys.Prefix(), Metadata: req.GetMetadata()})
+	var res state.QueryResponse
+	err = c.measured(s.Name, resiliency.Statestore, metrics.OpQuery).Run(ctx, func(ctx context.Context) (err error) {
+		res, err = q.Query(ctx, state.QueryRequest{Query: parsed, KeyPrefix: s.Keys.Prefix(), Metadata: req.GetMetadata()})
+		return err
+	})
 	if err != nil {
 		return nil, apierr.StateQuery(s.Name, err)
 	}

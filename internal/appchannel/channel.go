@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -72,6 +73,9 @@ type Config struct {
 	MaxResponseBodySize int64
 	// DialTimeout bounds connecting to the app; <=0 means 5s.
 	DialTimeout time.Duration
+	// HTTPPipeline wraps calls to an HTTP app in the Configuration's
+	// appHttpPipeline middleware; nil means none (ignored for gRPC apps).
+	HTTPPipeline func(http.Handler) http.Handler
 }
 
 // ErrBodyTooLarge is returned when a body exceeds MaxResponseBodySize.

@@ -26,6 +26,7 @@ type httpChannel struct {
 	token    string
 	maxBody  int64
 	lim      limiter
+	pipeline http.Handler // appHttpPipeline around forward; nil without one
 }
 
 func newHTTPChannel(cfg Config) *httpChannel {
@@ -34,7 +35,7 @@ func newHTTPChannel(cfg Config) *httpChannel {
 		scheme = "https"
 	}
 	host := net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.Port))
-	return &httpChannel{
+	c := &httpChannel{
 		protocol: cfg.Protocol,
 		base:     scheme + "://" + host,
 		client: &http.Client{
@@ -46,6 +47,8 @@ func newHTTPChannel(cfg Config) *httpChannel {
 		maxBody: cfg.MaxResponseBodySize,
 		lim:     newLimiter(cfg.MaxConcurrency),
 	}
+	c.pipeline = c.buildPipeline(cfg.HTTPPipeline)
+	return c
 }
 
 // newTransport is tuned for many calls to one local host: plenty of idle
@@ -105,7 +108,7 @@ func (c *httpChannel) do(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	hresp, err := c.client.Do(hreq)
+	hresp, err := c.send(hreq)
 	if err != nil {
 		return nil, fmt.Errorf("calling the app: %w", err)
 	}

@@ -37,6 +37,9 @@ func RequestFromHTTP(r *http.Request, method string) *appchannel.Request {
 	req := &appchannel.Request{Message: msg}
 	if r.Body != nil && r.Body != http.NoBody {
 		req.Body = r.Body
+		if r.ContentLength > 0 { // a declared size lets a retry policy buffer it
+			req.Body = &sizedBody{Reader: r.Body, size: r.ContentLength}
+		}
 	}
 	return req
 }

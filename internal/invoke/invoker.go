@@ -37,6 +37,7 @@ import (
 	"github.com/outrigger/outrigger/internal/api/apierr"
 	"github.com/outrigger/outrigger/internal/appchannel"
 	"github.com/outrigger/outrigger/internal/nameresolution"
+	"github.com/outrigger/outrigger/internal/resiliency"
 	"github.com/outrigger/outrigger/internal/resources"
 )
 
@@ -83,7 +84,11 @@ type Config struct {
 	// MaxMessageSize bounds one gRPC message to a peer (only the unary
 	// fallback carries whole bodies); 0 means 4 MiB.
 	MaxMessageSize int
-	// RetryInterval is the pause between built-in retries; 0 means 1s.
+	// Resiliency applies apps.<id> and default app policies, and may
+	// override the built-in retries; nil applies only the built-in retries.
+	Resiliency *resiliency.Provider
+	// RetryInterval is the pause between built-in retries when
+	// DaprBuiltInServiceRetries is not overridden; 0 means 1s.
 	RetryInterval time.Duration
 	// ConnectTimeout bounds one connection attempt to a peer; 0 means 3s.
 	ConnectTimeout time.Duration
@@ -160,6 +165,14 @@ func (i *Invoker) Invoke(ctx context.Context, appID string, req *appchannel.Requ
 		return nil, apierr.DirectInvoke(appID, err)
 	}
 	req.Message.Message.Method = m
+	if pol := i.cfg.Resiliency.EndpointPolicy(appID); !pol.IsZero() {
+		return i.invokeWithPolicy(ctx, appID, t, req, pol)
+	}
+	return i.dispatch(ctx, appID, t, req)
+}
+
+// dispatch makes one call to a parsed target.
+func (i *Invoker) dispatch(ctx context.Context, appID string, t target, req *appchannel.Request) (*appchannel.Response, error) {
 	switch t.kind {
 	case kindSelf:
 		return i.invokeLocal(ctx, appID, req)

@@ -30,6 +30,8 @@ import (
 func (i *Invoker) invokeRemote(ctx context.Context, id string, t target, req *appchannel.Request) (*appchannel.Response, error) {
 	msg, src := i.outgoing(req, t)
 	body := newOutBody(src, replayLimit)
+	retries := i.builtInRetries(id)
+	var wait time.Duration
 	for attempt := 0; ; attempt++ {
 		conn, err := i.connFor(ctx, t)
 		if err != nil {
@@ -51,10 +53,10 @@ func (i *Invoker) invokeRemote(ctx context.Context, id string, t target, req *ap
 				return nil, invokeErr(id, err)
 			}
 			return resp, nil
-		case (code == codes.Unavailable || code == codes.Unauthenticated) && !sent && attempt < defaultRetries:
+		case (code == codes.Unavailable || code == codes.Unauthenticated) && !sent && nextWait(retries, &wait):
 			i.log.DebugContext(ctx, "service invocation: retrying", "app_id", id, "attempt", attempt+1, "error", err)
 			conn.ResetConnectBackoff()
-			if werr := sleepCtx(ctx, i.cfg.RetryInterval); werr != nil {
+			if werr := sleepCtx(ctx, wait); werr != nil {
 				body.free()
 				return nil, apierr.DirectInvoke(id, err)
 			}

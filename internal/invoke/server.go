@@ -23,12 +23,13 @@ import (
 
 // Server is the callee side of service invocation: it serves
 // dapr.proto.internals.v1.ServiceInvocation on the internal port and hands
-// calls from other sidecars to the local app. Actor methods answer
-// Unimplemented until actors exist.
+// calls from other sidecars to the local app. Actor methods go to the actor
+// runtime (SetActors); without one they answer Unimplemented.
 type Server struct {
 	internalsv1.UnimplementedServiceInvocationServer
 	local   atomic.Pointer[channelRef]
 	healthy func() bool
+	actors  atomic.Pointer[actorsRef]
 }
 
 // NewServer builds a Server over the local app channel (nil until the app

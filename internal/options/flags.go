@@ -19,14 +19,8 @@ var notHonoured = map[string]bool{
 	"disable-builtin-k8s-secret-store": true,
 	"hot-reload-reconcile-interval":    true,
 	"scheduler-job-streams":            true,
-	"actors-disseminate-timeout":       true,
-	// Arrive with their building blocks: metrics (observability), actors
-	// (placement), jobs and reminders (scheduler), input bindings and
-	// subscriptions (init endpoints).
-	"metrics-port":                true,
-	"metrics-listen-address":      true,
-	"enable-metrics":              true,
-	"placement-host-address":      true,
+	// Arrive with their building blocks: jobs and reminders (scheduler),
+	// input bindings and subscriptions (init endpoints).
 	"scheduler-host-address":      true,
 	"disable-init-endpoints":      true,
 	"app-binding-options-timeout": true,

@@ -14,12 +14,14 @@ import (
 	"github.com/outrigger/outrigger/internal/configuration"
 	"github.com/outrigger/outrigger/internal/crypto"
 	"github.com/outrigger/outrigger/internal/lock"
+	"github.com/outrigger/outrigger/internal/middleware"
 	"github.com/outrigger/outrigger/internal/outbox"
 	"github.com/outrigger/outrigger/internal/pubsub"
 	"github.com/outrigger/outrigger/internal/registry"
 	"github.com/outrigger/outrigger/internal/resources"
 	"github.com/outrigger/outrigger/internal/secretstores"
 	"github.com/outrigger/outrigger/internal/state"
+	"github.com/outrigger/outrigger/internal/telemetry/metrics"
 )
 
 // loaded holds the initialised components of one sidecar.
@@ -30,6 +32,7 @@ type loaded struct {
 	locks       []*lock.Component
 	configs     []*configuration.Component
 	cryptos     []*crypto.Component
+	middlewares []*middleware.Component
 	outputs     []*api.OutputBinding
 	inputs      []*inputs.Binding
 	outboxes    []outbox.StoreConfig // stores whose metadata enables the outbox
@@ -55,6 +58,8 @@ type componentEnv struct {
 
 	// defaultSecretStore serves secretKeyRefs without auth.secretStore.
 	defaultSecretStore string
+	// metrics records components loaded and failed; nil records nothing.
+	metrics *metrics.Metrics
 }
 
 // loadComponents initialises every component in load order. A component
@@ -69,12 +74,14 @@ func loadComponents(ctx context.Context, env componentEnv, comps []resources.Com
 		}
 		err := l.load(ctx, env, c)
 		if err == nil {
+			env.metrics.ComponentLoaded(c.Spec.Type)
 			continue
 		}
 		if errors.Is(err, errUnsupportedCategory) {
 			env.log.Warn("component skipped: its building block is not available in this version yet", "component", c.Name(), "type", c.Spec.Type, "file", c.Source.String())
 			continue
 		}
+		env.metrics.ComponentInitFailed(c.Spec.Type, metrics.InitFailInit, c.Name())
 		err = fmt.Errorf("component %q (%s) from %s: %w", c.Name(), c.Spec.Type, c.Source, err)
 		if c.Spec.IgnoreErrors {
 			env.log.Warn("component failed to initialise; continuing because ignoreErrors is set", "error", err)
@@ -122,6 +129,8 @@ func (l *loaded) load(ctx context.Context, env componentEnv, c resources.Compone
 		return l.loadBinding(ctx, env, c)
 	case resources.CategoryCrypto:
 		return l.loadCrypto(ctx, env, c)
+	case resources.CategoryMiddleware:
+		return l.loadMiddleware(ctx, env, c)
 	default:
 		return errUnsupportedCategory
 	}

@@ -13,12 +13,14 @@ import (
 	"github.com/outrigger/outrigger/internal/options"
 	"github.com/outrigger/outrigger/internal/pubsub"
 	"github.com/outrigger/outrigger/internal/pubsub/delivery"
+	"github.com/outrigger/outrigger/internal/resiliency"
 	"github.com/outrigger/outrigger/internal/resources"
+	"github.com/outrigger/outrigger/internal/telemetry/metrics"
 )
 
 // newDelivery builds the pub/sub delivery engine: it starts subscriptions
 // once the app is reachable, and serves streaming subscriptions at once.
-func newDelivery(opts options.Options, set *resources.Set, comps *loaded, inv *invocation, log *slog.Logger) (*delivery.Engine, error) {
+func newDelivery(opts options.Options, set *resources.Set, comps *loaded, inv *invocation, res *resiliency.Provider, mt *metrics.Metrics, log *slog.Logger) (*delivery.Engine, error) {
 	byName := make(map[string]*pubsub.Component, len(comps.pubsubs))
 	for _, p := range comps.pubsubs {
 		byName[p.Name] = p
@@ -26,7 +28,7 @@ func newDelivery(opts options.Options, set *resources.Set, comps *loaded, inv *i
 	return delivery.New(delivery.Config{
 		AppID: opts.AppID, PubSubs: byName, Channel: inv.channel, Health: inv.health,
 		Declarative: set.Subscriptions, AppAPIToken: opts.AppAPIToken, MaxConcurrency: opts.AppMaxConcurrency,
-		Logger: log,
+		Retry: inboundRetry(res, resiliency.Pubsub), Metrics: mt, Tracing: inv.tracing, Logger: log,
 	})
 }
 
@@ -42,7 +44,7 @@ func stopDelivery(e *delivery.Engine, grace time.Duration, log *slog.Logger) {
 
 // newInputBindings builds the input-binding engine; it starts with the
 // pub/sub subscriptions once the app is reachable.
-func newInputBindings(opts options.Options, comps *loaded, inv *invocation, core *api.Core, log *slog.Logger) *inputs.Engine {
+func newInputBindings(opts options.Options, comps *loaded, inv *invocation, core *api.Core, res *resiliency.Provider, mt *metrics.Metrics, log *slog.Logger) *inputs.Engine {
 	return inputs.New(inputs.Config{
 		Bindings: comps.inputs, Channel: inv.channel, Health: inv.health,
 		AppAPIToken: opts.AppAPIToken, MaxConcurrency: opts.AppMaxConcurrency,
@@ -51,7 +53,9 @@ func newInputBindings(opts options.Options, comps *loaded, inv *invocation, core
 		SaveState: func(ctx context.Context, store string, items []*commonv1.StateItem) error {
 			return core.SaveState(ctx, &runtimev1.SaveStateRequest{StoreName: store, States: items})
 		},
-		Logger: log,
+		Retry:   measuredInbound(mt, inboundRetry(res, resiliency.Binding), mt.InputBindingEvent),
+		Tracing: inv.tracing,
+		Logger:  log,
 	})
 }
 

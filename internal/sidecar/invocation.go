@@ -18,9 +18,13 @@ import (
 	"github.com/outrigger/outrigger/internal/appchannel"
 	"github.com/outrigger/outrigger/internal/invoke"
 	"github.com/outrigger/outrigger/internal/invoke/grpcproxy"
+	"github.com/outrigger/outrigger/internal/middleware"
 	"github.com/outrigger/outrigger/internal/nameresolution"
 	"github.com/outrigger/outrigger/internal/options"
+	"github.com/outrigger/outrigger/internal/resiliency"
 	"github.com/outrigger/outrigger/internal/resources"
+	"github.com/outrigger/outrigger/internal/telemetry/metrics"
+	"github.com/outrigger/outrigger/internal/telemetry/tracing"
 )
 
 // invocation is service invocation for one sidecar: the channel to the
@@ -33,6 +37,8 @@ type invocation struct {
 	invoker  *invoke.Invoker
 
 	internal     *grpc.Server
+	server       *invoke.Server // serves the internal API; actors hook in
+	tracing      *tracing.Provider
 	internalLn   net.Listener
 	internalPort int
 	wg           sync.WaitGroup
@@ -47,8 +53,8 @@ func namespaceOrDefault(ns string) string {
 	return ns
 }
 
-func startInvocation(ctx context.Context, opts options.Options, cfg *resources.Configuration, set *resources.Set, log *slog.Logger) (*invocation, error) {
-	inv := &invocation{}
+func startInvocation(ctx context.Context, opts options.Options, cfg *resources.Configuration, set *resources.Set, res *resiliency.Provider, mt *metrics.Metrics, tr *tracing.Provider, appPipeline middleware.Pipeline, log *slog.Logger) (*invocation, error) {
+	inv := &invocation{tracing: tr}
 	ln, err := listenInternal(opts.InternalGRPCListenAddress, opts.InternalGRPCPort, opts.AppID)
 	if err != nil {
 		return nil, err
@@ -60,6 +66,7 @@ func startInvocation(ctx context.Context, opts options.Options, cfg *resources.C
 		inv.channel, err = appchannel.New(ctx, appchannel.Config{
 			Protocol: opts.AppProtocol, Address: opts.AppChannelAddress, Port: opts.AppPort,
 			MaxConcurrency: opts.AppMaxConcurrency, AppAPIToken: opts.AppAPIToken, MaxResponseBodySize: opts.MaxBodySize,
+			HTTPPipeline: appPipeline.WrapFunc(),
 		})
 		if err != nil {
 			_ = ln.Close()
@@ -71,6 +78,9 @@ func startInvocation(ctx context.Context, opts options.Options, cfg *resources.C
 				Timeout: opts.AppHealthProbeTimeout, Threshold: opts.AppHealthThreshold,
 			}, log)
 		}
+		// Calls to the app are measured; health probes (above) are not.
+		inv.channel = mt.WrapAppChannel(inv.channel)
+		inv.channel = tracing.WrapChannel(inv.channel) // the app sees the calling span
 	}
 
 	host, err := nameresolution.HostAddress(opts.HostIP)
@@ -87,12 +97,16 @@ func startInvocation(ctx context.Context, opts options.Options, cfg *resources.C
 		HTTPEndpoints:   set.HTTPEndpoints,
 		EndpointOptions: resources.PropertyOptions{AppID: opts.AppID, Namespace: opts.Namespace},
 		HostAddress:     host, Hostname: hostname,
-		MaxMessageSize: int(opts.MaxBodySize), Logger: log,
+		MaxMessageSize: int(opts.MaxBodySize), Resiliency: res, Logger: log,
+		DialOptions: append(mt.GRPCClientOptions(), tracing.GRPCDialOptions()...),
 	})
 
 	serverOpts := append(invoke.ServerOptions(int(opts.MaxBodySize)), grpcproxy.ServerOptions(inv.proxyConfig(opts, grpcproxy.Callee))...)
+	serverOpts = append(serverOpts, tr.GRPCServerOptions(opts.AppID)...)
+	serverOpts = append(serverOpts, mt.GRPCServerOptions()...) // calls from other sidecars
 	inv.internal = grpc.NewServer(serverOpts...)
-	internalsv1.RegisterServiceInvocationServer(inv.internal, invoke.NewServer(inv.channel, inv.healthy))
+	inv.server = invoke.NewServer(mt.WrapCalleeChannel(inv.channel), inv.healthy)
+	internalsv1.RegisterServiceInvocationServer(inv.internal, inv.server)
 	inv.wg.Add(1)
 	go func() {
 		defer inv.wg.Done()

@@ -24,6 +24,7 @@ import (
 	apigrpc "github.com/outrigger/outrigger/internal/api/grpc"
 	apihttp "github.com/outrigger/outrigger/internal/api/http"
 	"github.com/outrigger/outrigger/internal/invoke/grpcproxy"
+	"github.com/outrigger/outrigger/internal/middleware"
 	"github.com/outrigger/outrigger/internal/options"
 	"github.com/outrigger/outrigger/internal/resources"
 	"github.com/outrigger/outrigger/internal/version"
@@ -43,26 +44,49 @@ func Run(ctx context.Context, opts options.Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	mt, metricsSrv, err := startMetrics(ctx, opts, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics(metricsSrv, opts.GracefulShutdown, log)
+	tr, err := startTracing(ctx, opts, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tr, opts.GracefulShutdown, log)
 	set, err := resources.Load(ctx, resources.LoadOptions{ResourcesPaths: opts.ResourcesPaths, AppID: opts.AppID, Namespace: opts.Namespace})
 	if err != nil {
 		return fmt.Errorf("loading resources: %w", err)
 	}
+	res, err := newResiliency(set, mt.ResiliencyObserver(), log)
+	if err != nil {
+		return err
+	}
 	comps, err := loadComponents(ctx, componentEnv{
 		appID: opts.AppID, namespace: opts.Namespace, denied: cfg.Spec.Components.Deny,
-		defaultSecretStore: defaultSecretStore(opts), log: log,
+		defaultSecretStore: defaultSecretStore(opts), log: log, metrics: mt,
 	}, withBuiltinSecretStore(opts, set.Components))
 	if err != nil {
 		return err
 	}
 	defer comps.close(log)
+	pipes, err := buildPipelines(cfg, comps, log)
+	if err != nil {
+		return err
+	}
 
-	inv, err := startInvocation(ctx, opts, cfg, set, log)
+	inv, err := startInvocation(ctx, opts, cfg, set, res, mt, tr, pipes.app, log)
 	if err != nil {
 		return err
 	}
 	defer inv.close(log)
 
-	engine, err := newDelivery(opts, set, comps, inv, log)
+	act, err := newActorHost(opts, cfg, comps, inv, log)
+	if err != nil {
+		return err
+	}
+
+	engine, err := newDelivery(opts, set, comps, inv, res, mt, log)
 	if err != nil {
 		return err
 	}
@@ -91,21 +115,28 @@ func Run(ctx context.Context, opts options.Options, log *slog.Logger) error {
 		Outputs:      comps.outputs,
 		SecretScopes: cfg.SecretAllowed,
 		Metadata:     md,
-		Invoker:      inv.invoker,
+		Invoker:      mt.WrapInvoker(inv.invoker),
 		Outbox:       box, // nil-safe: a nil *outbox.Outbox enables no store
+		Resiliency:   res,
+		Actors:       act.actorRuntime(),
 		Shutdown:     func() { requestOnce.Do(func() { close(shutdownRequested) }) },
+		Metrics:      mt,
+		Tracing:      tr,
 	})
 
 	if inv.channel != nil {
 		core.SetConfigUpdater(api.NewAppConfigUpdater(inv.channel, log))
 	}
-	inputBindings := newInputBindings(opts, comps, inv, core, log)
+	inputBindings := newInputBindings(opts, comps, inv, core, res, mt, log)
 
-	srv, err := startServers(ctx, opts, cfg, core, inv, engine, log)
+	srv, err := startServers(ctx, opts, cfg, core, inv, engine, act.actorStreamer(), pipes.api, log)
 	if err != nil {
 		return err
 	}
 	core.SetOutboundReady()
+	// Actors outlive runCtx: on shutdown they drain through placement
+	// before the servers stop.
+	act.start(context.WithoutCancel(ctx))
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -119,10 +150,12 @@ func Run(ctx context.Context, opts options.Options, log *slog.Logger) error {
 	}()
 
 	if err := inv.waitForApp(runCtx, opts, log); err != nil && runCtx.Err() == nil {
+		act.stop(opts.GracefulShutdown)
 		srv.stop(opts.GracefulShutdown, log)
 		return err
 	}
 	if runCtx.Err() == nil {
+		act.appReady(runCtx, inv)
 		if err := engine.Start(runCtx); err != nil {
 			log.Error("pub/sub subscriptions failed to start", "error", err)
 		}
@@ -139,6 +172,7 @@ func Run(ctx context.Context, opts options.Options, log *slog.Logger) error {
 	log.Info("shutting down gracefully", "grace_period", opts.GracefulShutdown.String())
 	stopDelivery(engine, opts.GracefulShutdown, log)
 	stopInputBindings(inputBindings, opts.GracefulShutdown, log)
+	act.stop(opts.GracefulShutdown)
 	srv.stop(opts.GracefulShutdown, log)
 	log.Info("shutdown complete")
 	return nil
@@ -206,7 +240,7 @@ type servers struct {
 	wg       sync.WaitGroup
 }
 
-func startServers(ctx context.Context, opts options.Options, cfg *resources.Configuration, core *api.Core, inv *invocation, streamer apigrpc.Streamer, log *slog.Logger) (*servers, error) {
+func startServers(ctx context.Context, opts options.Options, cfg *resources.Configuration, core *api.Core, inv *invocation, streamer apigrpc.Streamer, actorStreamer apigrpc.ActorStreamer, apiPipeline middleware.Pipeline, log *slog.Logger) (*servers, error) {
 	forceExit := func() { os.Exit(1) }
 	addrs := opts.ListenAddresses
 	if len(addrs) == 0 {
@@ -219,7 +253,8 @@ func startServers(ctx context.Context, opts options.Options, cfg *resources.Conf
 
 	s := &servers{internal: inv}
 	access := apiaccess.New(cfg.Spec.API)
-	apiHandler := apihttp.New(apihttp.Config{Core: core, APIToken: opts.APIToken, MaxBodySize: opts.MaxBodySize, ForceExit: forceExit, Log: log, Access: access})
+	apiHandler := apihttp.New(apihttp.Config{Core: core, APIToken: opts.APIToken, MaxBodySize: opts.MaxBodySize, ForceExit: forceExit, Log: log, Access: access,
+		Pipeline: apiPipeline.WrapFunc()})
 	var handler http.Handler = apiHandler
 	if apiLoggingEnabled(opts, cfg) {
 		handler = apihttp.APILogging(log, apihttp.APILoggingOptions{
@@ -228,13 +263,15 @@ func startServers(ctx context.Context, opts options.Options, cfg *resources.Conf
 	if opts.AllowedOrigins != "" {
 		handler = apihttp.CORS(opts.AllowedOrigins, handler)
 	}
+	handler = core.Tracing().HTTPMiddleware(handler)
+	handler = core.Metrics().HTTPMiddleware(handler) // outermost: sees every answer
 	for _, ln := range httpLns {
 		hs := newHTTPServer(handler, opts)
 		s.http = append(s.http, hs)
 		s.serve(log, "HTTP API", ln.Addr(), func() error { return hs.Serve(ln) })
 	}
-	s.grpc = apigrpc.NewServer(apigrpc.Config{Core: core, APIToken: opts.APIToken, MaxBodySize: opts.MaxBodySize, ReadBufferSize: opts.ReadBufferSize / 1024, ForceExit: forceExit,
-		Streamer: streamer, ExtraOptions: grpcServerOptions(opts, cfg, access, inv, log)})
+	s.grpc = apigrpc.NewServer(apigrpc.Config{Core: core, APIToken: opts.APIToken, MaxBodySize: opts.MaxBodySize, ReadBufferSize: opts.ReadBufferSize / 1024, ForceExit: forceExit, ActorStreamer: actorStreamer,
+		Streamer: streamer, ExtraOptions: append(append(core.Metrics().GRPCServerOptions(), core.Tracing().GRPCServerOptions(opts.AppID)...), grpcServerOptions(opts, cfg, access, inv, log)...)})
 	for _, ln := range grpcLns {
 		s.serve(log, "gRPC API", ln.Addr(), func() error { return s.grpc.Serve(ln) })
 	}

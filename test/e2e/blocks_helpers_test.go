@@ -86,15 +86,16 @@ func blkStart(t *testing.T, specs ...blkSidecar) []*sidecar {
 	return out
 }
 
-// blkLaunch is start with three distinct ports: calling freePort three
+// blkLaunch is start with four distinct ports: calling freePort three
 // times can hand out one port twice, and a sidecar told to listen twice on
 // one port retries for 10 s before it gives up.
 func blkLaunch(t *testing.T, sp blkSidecar) *sidecar {
 	t.Helper()
-	ports := blkPorts(t, 3)
+	ports := blkPorts(t, 4)
 	s := &sidecar{out: &safeBuffer{}, httpPort: ports[0], grpcPort: ports[1], done: make(chan error, 1)}
 	args := []string{"sidecar", "--dapr-http-port", strconv.Itoa(ports[0]), "--dapr-grpc-port", strconv.Itoa(ports[1]),
-		"--dapr-internal-grpc-port", strconv.Itoa(ports[2]), "--app-id", sp.appID, "--resources-path", sp.resources}
+		"--dapr-internal-grpc-port", strconv.Itoa(ports[2]), "--metrics-port", strconv.Itoa(ports[3]),
+		"--app-id", sp.appID, "--resources-path", sp.resources}
 	if sp.appPort > 0 {
 		args = append(args, "--app-port", strconv.Itoa(sp.appPort))
 	}

@@ -100,7 +100,10 @@ func (s *sidecar) url(path string) string {
 func start(t *testing.T, env []string, args ...string) *sidecar {
 	t.Helper()
 	s := &sidecar{out: &safeBuffer{}, httpPort: freePort(t), grpcPort: freePort(t), done: make(chan error, 1)}
-	all := append([]string{"sidecar", "--dapr-http-port", strconv.Itoa(s.httpPort), "--dapr-grpc-port", strconv.Itoa(s.grpcPort)}, args...)
+	// Metrics are on by default: give each sidecar its own metrics port
+	// (a later --metrics-port in args wins).
+	all := append([]string{"sidecar", "--dapr-http-port", strconv.Itoa(s.httpPort), "--dapr-grpc-port", strconv.Itoa(s.grpcPort),
+		"--metrics-port", strconv.Itoa(freePort(t))}, args...)
 	s.cmd = exec.Command(binary, all...)
 	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out

@@ -94,7 +94,13 @@ func (a *HTTPApp) InvokeMethod(ctx context.Context, req *internalsv1.InternalInv
 	if err != nil {
 		return nil, err
 	}
-	msg := newAppRequest(path, commonv1.HTTPExtension_PUT, req.GetMessage().GetContentType())
+	contentType := req.GetMessage().GetContentType()
+	if contentType == "" && len(req.GetMessage().GetData().GetValue()) > 0 {
+		// gRPC callers (InvokeActor) send no content type; Dapr tells the
+		// app the body is JSON, which the SDKs' body parsers need.
+		contentType = "application/json"
+	}
+	msg := newAppRequest(path, commonv1.HTTPExtension_PUT, contentType)
 	msg.Ver = req.GetVer()
 	msg.Actor = actor
 	msg.Metadata = req.GetMetadata()

@@ -428,3 +428,15 @@ func TestHTTPDeactivate(t *testing.T) {
 		t.Fatalf("error = %v, want one with (502) nope", err)
 	}
 }
+
+// TestHTTPInvokeMethodDefaultContentType: a gRPC caller's InvokeActor has
+// no content type; the app is told the body is JSON, as Dapr does.
+func TestHTTPInvokeMethodDefaultContentType(t *testing.T) {
+	a, fa := newHTTPApp(t, 0)
+	if _, err := a.InvokeMethod(testCtx(t), invokeRequest("t", "1", "m", "", []byte(`2`), nil)); err != nil {
+		t.Fatal(err)
+	}
+	if r := fa.last(t); r.header.Get("Content-Type") != "application/json" || r.body != "2" {
+		t.Fatalf("request = %+v, want the body as application/json", r)
+	}
+}

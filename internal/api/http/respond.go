@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/outrigger/outrigger/internal/api/apierr"
+	"github.com/outrigger/outrigger/internal/telemetry/metrics"
 )
 
 var (
@@ -16,6 +17,7 @@ var (
 // writeError renders err in Dapr's JSON error format.
 func writeError(w http.ResponseWriter, err error) {
 	e := apierr.From(err)
+	metrics.RecordHTTPErrorCode(w, e.Code)
 	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(e.HTTPStatus)
 	_, _ = w.Write(e.HTTPBody())

@@ -31,6 +31,9 @@ type Config struct {
 	Log       *slog.Logger
 	// Access applies Configuration spec.api allow/deny lists; nil serves all.
 	Access *apiaccess.Rules
+	// Pipeline wraps routing in the Configuration's httpPipeline
+	// middleware, after the body limit and the token check; nil means none.
+	Pipeline func(http.Handler) http.Handler
 }
 
 // Handler serves the Dapr HTTP API.
@@ -41,6 +44,7 @@ type Handler struct {
 	exit   func()
 	log    *slog.Logger
 	access *apiaccess.Rules
+	piped  http.Handler // routing behind the httpPipeline; nil without one
 }
 
 // New builds the handler.
@@ -51,6 +55,12 @@ func New(cfg Config) *Handler {
 	}
 	if h.log == nil {
 		h.log = slog.Default()
+	}
+	if cfg.Pipeline != nil {
+		// The pipeline may rewrite the path (routeralias): route after it.
+		h.piped = cfg.Pipeline(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.serveRoute(w, r, splitRoute(r.URL.EscapedPath()))
+		}))
 	}
 	return h
 }
@@ -75,6 +85,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.isHealth(r, rt) && !h.authorized(w, r) {
 		return
 	}
+	if h.piped != nil {
+		h.piped.ServeHTTP(w, r)
+		return
+	}
+	h.serveRoute(w, r, rt)
+}
+
+// serveRoute applies the API lists and dispatches.
+func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, rt route) {
 	if !h.access.HTTPAllowed(rt.version, rt.segs) {
 		h.removed(w, r)
 		return
@@ -166,6 +185,10 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			}
 		case "configuration":
 			if h.configurationRoutes(w, r, rt) {
+				return
+			}
+		case "actors":
+			if h.actorRoutes(w, r, rt) {
 				return
 			}
 		}

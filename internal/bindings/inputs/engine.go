@@ -22,6 +22,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/appchannel"
 	"github.com/outrigger/outrigger/internal/bindings"
+	"github.com/outrigger/outrigger/internal/telemetry/tracing"
 )
 
 // Binding is one loaded input binding.
@@ -44,6 +45,11 @@ func (b *Binding) route() string {
 
 // OutputFunc invokes an output binding (for a gRPC app's `to` answer).
 type OutputFunc func(ctx context.Context, name string, req *bindings.InvokeRequest) (*bindings.InvokeResponse, error)
+
+// RetryFunc runs one delivery under the binding's inbound resiliency
+// policy: it calls op until it succeeds or the policy gives up, returns
+// the last error, and returns only after op's last call has returned.
+type RetryFunc func(ctx context.Context, bindingName string, op func(ctx context.Context) error) error
 
 // SaveStateFunc saves state items (for a gRPC app's `states` answer).
 type SaveStateFunc func(ctx context.Context, store string, items []*commonv1.StateItem) error
@@ -69,7 +75,13 @@ type Config struct {
 	// ignores that part of the answer.
 	SendToOutput OutputFunc
 	SaveState    SaveStateFunc
-	Logger       *slog.Logger
+	// Retry, when set, retries failed deliveries (resiliency); nil means
+	// one attempt.
+	Retry RetryFunc
+	// Tracing starts a span per delivered event; nil only passes a trace
+	// context found in the event metadata on to the app.
+	Tracing *tracing.Provider
+	Logger  *slog.Logger
 }
 
 // Engine runs the input bindings.
@@ -268,11 +280,29 @@ func (e *Engine) handler(b *Binding) bindings.EventHandler {
 		defer cancel()
 		stop := context.AfterFunc(e.life, cancel)
 		defer stop()
-		if e.grpc != nil {
-			return e.deliverGRPC(dctx, b, ev)
-		}
-		return e.deliverHTTP(dctx, b, ev)
+		dctx, span := e.cfg.Tracing.StartInputBinding(dctx, b.Name, ev.Metadata)
+		out, err := e.deliver(dctx, b, ev)
+		tracing.End(span, err)
+		return out, err
 	}
+}
+
+// deliver hands ev to the app over its protocol, under the resiliency
+// policy if there is one.
+func (e *Engine) deliver(ctx context.Context, b *Binding, ev *bindings.Event) ([]byte, error) {
+	var out []byte
+	op := func(ctx context.Context) (err error) {
+		if e.grpc != nil {
+			out, err = e.deliverGRPC(ctx, b, ev)
+		} else {
+			out, err = e.deliverHTTP(ctx, b, ev)
+		}
+		return err
+	}
+	if e.cfg.Retry == nil {
+		return out, op(ctx)
+	}
+	return out, e.cfg.Retry(ctx, b.Name, op)
 }
 
 // subscribed reports whether the app wants b's events.

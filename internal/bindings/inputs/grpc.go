@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/outrigger/outrigger/internal/bindings"
+	"github.com/outrigger/outrigger/internal/telemetry/tracing"
 )
 
 // grpcApp calls a gRPC app's AppCallback service.
@@ -36,6 +37,7 @@ func newGRPCApp(conn *grpc.ClientConn, token string, maxConcurrency int) *grpcAp
 }
 
 func (g *grpcApp) outgoing(ctx context.Context) context.Context {
+	ctx = tracing.OutgoingGRPC(ctx)
 	if g.token == "" {
 		return ctx
 	}

@@ -50,7 +50,7 @@ func (e *Engine) deliverHTTP(ctx context.Context, b *Binding, ev *bindings.Event
 		if len(body) > maxErrorBody {
 			body = body[:maxErrorBody]
 		}
-		return nil, fmt.Errorf("fails to send binding event to http app channel, status code: %d body: %s", code, body)
+		return nil, &statusError{code: int(code), err: fmt.Errorf("fails to send binding event to http app channel, status code: %d body: %s", code, body)}
 	}
 	if readErr != nil {
 		return nil, fmt.Errorf("failed to read response body: %w", readErr)
@@ -78,3 +78,16 @@ func appRequest(route string, verb commonv1.HTTPExtension_Verb, md map[string]st
 		},
 	}
 }
+
+// statusError is a delivery the app answered with an error status; it lets
+// resiliency policies match on the status code.
+type statusError struct {
+	code int
+	err  error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+// ResiliencyStatus reports the HTTP status to retry matching.
+func (e *statusError) ResiliencyStatus() (code int, grpc bool) { return e.code, false }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/outrigger/outrigger/internal/pubsub"
+	"github.com/outrigger/outrigger/internal/telemetry/metrics"
+	"github.com/outrigger/outrigger/internal/telemetry/tracing"
 )
 
 // outcome is what the consumer decided for one message.
@@ -18,6 +20,17 @@ const (
 	outcomeRetry                  // redeliver (or dead-letter)
 	outcomeDrop                   // acknowledge, dead-letter if configured
 )
+
+// label is the outcome as daprd's ingress metrics name it.
+func (o outcome) label() string {
+	switch o {
+	case outcomeSuccess:
+		return metrics.IngressSuccess
+	case outcomeDrop:
+		return metrics.IngressDrop
+	}
+	return metrics.IngressRetry
+}
 
 // errAborted marks deliveries cut off by the sidecar itself (shutdown, a
 // closed stream): the message goes back to the broker, never to the
@@ -82,7 +95,12 @@ func (e *Engine) process(ctx context.Context, comp *pubsub.Component, s *subscri
 		return nil
 	}
 	d.path = path
+	// The app sees the consumer span, which continues the publisher's trace.
+	ctx, span := e.cfg.Tracing.StartDelivery(ctx, d.topic, ev.str(pubsub.CETraceParent), ev.str(pubsub.CETraceState))
+	start := e.cfg.Metrics.Start()
 	out, err := e.attempt(ctx, d, deliver)
+	tracing.End(span, err)
+	e.cfg.Metrics.PubsubIngress(comp.Name, d.topic, out.label(), start)
 	switch out {
 	case outcomeSuccess:
 		return nil

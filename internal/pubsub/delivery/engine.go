@@ -20,6 +20,8 @@ import (
 	"github.com/outrigger/outrigger/internal/appchannel"
 	"github.com/outrigger/outrigger/internal/pubsub"
 	"github.com/outrigger/outrigger/internal/resources"
+	"github.com/outrigger/outrigger/internal/telemetry/metrics"
+	"github.com/outrigger/outrigger/internal/telemetry/tracing"
 )
 
 // RetryFunc runs one delivery attempt under an inbound resiliency policy:
@@ -48,8 +50,13 @@ type Config struct {
 	MaxConcurrency int
 	// Retry, when set, retries failed deliveries (resiliency); nil means
 	// one attempt, after which the broker redelivers.
-	Retry  RetryFunc
-	Logger *slog.Logger
+	Retry RetryFunc
+	// Metrics records each delivery (pub/sub ingress); nil records nothing.
+	Metrics *metrics.Metrics
+	// Tracing starts a consumer span per delivery; nil only passes the
+	// event's trace context on to the app.
+	Tracing *tracing.Provider
+	Logger  *slog.Logger
 }
 
 // Engine runs the app's subscriptions.

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/outrigger/outrigger/internal/pubsub"
+	"github.com/outrigger/outrigger/internal/telemetry/tracing"
 )
 
 // grpcApp calls a gRPC app's AppCallback services directly.
@@ -62,6 +63,7 @@ func (g *grpcApp) outgoing(ctx context.Context, md map[string]string) context.Co
 	if g.token != "" {
 		out["dapr-api-token"] = []string{g.token}
 	}
+	tracing.InjectGRPC(ctx, out)
 	return metadata.NewOutgoingContext(ctx, out)
 }
 
@@ -78,10 +80,23 @@ func (g *grpcApp) deliver(ctx context.Context, d *delivery) (outcome, error) {
 		return outcomeDrop, fmt.Errorf("app does not implement OnTopicEvent: %w", err)
 	}
 	if err != nil {
-		return outcomeRetry, fmt.Errorf("OnTopicEvent: %w", err)
+		return outcomeRetry, &GRPCStatusError{Code: status.Code(err), Err: fmt.Errorf("OnTopicEvent: %w", err)}
 	}
 	return statusOutcome(resp.GetStatus())
 }
+
+// GRPCStatusError is a delivery the app's OnTopicEvent failed with a gRPC
+// status; it lets resiliency policies match on the code.
+type GRPCStatusError struct {
+	Code codes.Code
+	Err  error
+}
+
+func (e *GRPCStatusError) Error() string { return e.Err.Error() }
+func (e *GRPCStatusError) Unwrap() error { return e.Err }
+
+// ResiliencyStatus reports the gRPC code to retry matching.
+func (e *GRPCStatusError) ResiliencyStatus() (code int, grpc bool) { return int(e.Code), true }
 
 func statusOutcome(st runtimev1.TopicEventResponse_TopicEventResponseStatus) (outcome, error) {
 	switch st {

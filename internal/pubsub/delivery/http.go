@@ -15,6 +15,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/outrigger/outrigger/internal/appchannel"
+	"github.com/outrigger/outrigger/internal/telemetry/tracing"
 )
 
 // maxStatusBody bounds how much of an app's answer is read to find its
@@ -31,6 +32,9 @@ func (e *HTTPStatusError) Error() string {
 	return fmt.Sprintf("app answered HTTP %d", e.Code)
 }
 
+// ResiliencyStatus reports the HTTP status to retry matching.
+func (e *HTTPStatusError) ResiliencyStatus() (code int, grpc bool) { return e.Code, false }
+
 // deliverHTTP POSTs one event to an HTTP app and reads its answer (Dapr's
 // single-event response contract).
 func (e *Engine) deliverHTTP(ctx context.Context, d *delivery) (outcome, error) {
@@ -43,6 +47,11 @@ func (e *Engine) deliverHTTP(ctx context.Context, d *delivery) (outcome, error) 
 		}
 	}
 	hdr["pubsubName"] = []string{d.sub.pubsub}
+	// Dapr always sends a traceparent: the app channel sets the delivery
+	// span's; an untraced event gets the all-zero one.
+	if _, ok := hdr["traceparent"]; !ok {
+		hdr["traceparent"] = []string{tracing.ZeroTraceparent}
+	}
 	code, body, err := e.callHTTP(ctx, d.path, contentTypeCloudEvent, hdr, d.ev.body)
 	if err != nil {
 		return outcomeRetry, err

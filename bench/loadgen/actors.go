@@ -1,0 +1,380 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+const (
+	// actorIDs is the pool of actor ids the closed loops spread over, so
+	// calls rarely wait on another call's turn on the same actor.
+	actorIDs = 5000
+	// actorActivations is how many fresh ids the activation figure takes.
+	actorActivations = 300
+	// actorsReady bounds the wait for placement to place the actor type.
+	actorsReady = 30 * time.Second
+	// reminderSettle lets every reminder fire (and activate) once before
+	// firings are counted.
+	reminderSettle = 2 * time.Second
+)
+
+// actorWorkers are the closed-loop concurrencies of the call loads.
+var actorWorkers = []int{16, 64}
+
+// actorsEnv is the suite's processes: placement, the actor app, sidecar A
+// hosting it and sidecar B with no app, so every call through B is remote.
+type actorsEnv struct {
+	cfg       config
+	placement *placementProc
+	app       *actorApp
+	a, b      *sidecar
+	client    *http.Client
+	run       string
+}
+
+// runActors measures actor calls (local, remote), activation and
+// reminder firings, each against the same placement and host.
+func runActors(ctx context.Context, cfg config, rep *report, progress io.Writer) {
+	res := &actorsReport{Reminders: actorsReminders{Reminders: cfg.actorReminders, PeriodMS: ms(cfg.actorReminderPeriod)}}
+	rep.Actors = res
+	e := &actorsEnv{cfg: cfg}
+	defer func() { res.addError(e.close()) }()
+	fmt.Fprintf(progress, "actors: starting placement, host A with the app, caller B\n")
+	if err := e.start(ctx); err != nil {
+		res.addError(err)
+		return
+	}
+	fmt.Fprintf(progress, "actors: activation (%d fresh ids, one call at a time)\n", actorActivations)
+	res.Activation = e.measureActivation(ctx, res)
+	fmt.Fprintf(progress, "actors: warming %d ids through A\n", actorIDs)
+	if p := drive(ctx, actorIDs, cfg.concurrency, e.call(e.a, "warm"), everyKey); res.addErrorLog("warm-up", &p.errs) {
+		return
+	}
+	for _, path := range []struct {
+		name string
+		via  *sidecar
+	}{{"local", e.a}, {"remote", e.b}} {
+		for _, w := range actorWorkers {
+			fmt.Fprintf(progress, "actors: %s calls, %d workers for %v\n", path.name, w, cfg.actorsLoad)
+			res.Calls = append(res.Calls, e.measureCalls(ctx, path.name, path.via, w))
+		}
+	}
+	fmt.Fprintf(progress, "actors: %d reminders every %v, counted for %v\n", cfg.actorReminders, cfg.actorReminderPeriod, cfg.actorsLoad)
+	e.measureReminders(ctx, &res.Reminders)
+}
+
+func (e *actorsEnv) start(ctx context.Context) error {
+	var err error
+	if e.run, err = runID(); err != nil {
+		return err
+	}
+	if e.placement, err = startPlacement(ctx, e.cfg.bin); err != nil {
+		return err
+	}
+	if e.app, err = startActorApp(); err != nil {
+		return err
+	}
+	files := map[string]string{"actorstore.yaml": actorStoreYAML}
+	placementArgs := []string{"--placement-host-address", e.placement.addr()}
+	e.a, err = startReady(ctx, e.cfg.bin, sidecarOpts{appID: "bench-actors-a", files: files,
+		args: append([]string{"--app-port", strconv.Itoa(e.app.port), "--app-protocol", "http"}, placementArgs...)})
+	if err != nil {
+		return err
+	}
+	if e.b, err = startReady(ctx, e.cfg.bin, sidecarOpts{appID: "bench-actors-b", files: files, args: placementArgs}); err != nil {
+		return err
+	}
+	e.client = newKeepAliveClient()
+	// Both sidecars must have the placement table before anything counts.
+	for _, s := range []*sidecar{e.a, e.b} {
+		if err := e.waitCallable(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// actorStoreYAML is the in-memory state store marked as the actor store,
+// which holds the reminders.
+const actorStoreYAML = "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: actorstore\nspec:\n  type: state.in-memory\n  version: v1\n  metadata:\n" +
+	"  - name: actorStateStore\n    value: \"true\"\n"
+
+// waitCallable retries one call through s until placement has placed the
+// actor type.
+func (e *actorsEnv) waitCallable(ctx context.Context, s *sidecar) error {
+	ctx, cancel := context.WithTimeout(ctx, actorsReady)
+	defer cancel()
+	op := e.call(s, "ready")
+	var last error
+	for {
+		if last = op(ctx, 0); last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("actor %s not callable through sidecar %d after %v: %w", benchActorType, s.httpPort, actorsReady, last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// call returns an op that calls method ping on actor <prefix>-<run>-<k>
+// through sidecar s; k < 0 picks a random id from the pool.
+func (e *actorsEnv) call(s *sidecar, prefix string) opFunc {
+	urls := make([]string, actorIDs)
+	for i := range urls {
+		urls[i] = fmt.Sprintf("http://127.0.0.1:%d/v1.0/actors/%s/%s-%s-%d/method/ping", s.httpPort, benchActorType, prefix, e.run, i)
+	}
+	return func(ctx context.Context, k int) error {
+		if k < 0 || k >= len(urls) {
+			k = rand.IntN(len(urls))
+		}
+		return e.post(ctx, urls[k], nil, http.StatusOK)
+	}
+}
+
+// post sends one request and checks its status, draining the body so the
+// connection is reused.
+func (e *actorsEnv) post(ctx context.Context, url string, body []byte, want int) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return err
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		return fmt.Errorf("POST %s: %s %s", url, resp.Status, bytes.TrimSpace(b))
+	}
+	return nil
+}
+
+// measureActivation calls fresh ids one at a time: the first call
+// activates the actor, the second finds it warm.
+func (e *actorsEnv) measureActivation(ctx context.Context, res *actorsReport) actorsActivation {
+	op := e.call(e.a, "activate")
+	var cold, warm []time.Duration
+	for i := range actorActivations {
+		for _, into := range []*[]time.Duration{&cold, &warm} {
+			t0 := time.Now()
+			err := op(ctx, i)
+			*into = append(*into, time.Since(t0))
+			if err != nil {
+				res.addError(fmt.Errorf("activation: %w", err))
+				return actorsActivation{}
+			}
+		}
+	}
+	cold, warm = sortedConcat([][]time.Duration{cold}), sortedConcat([][]time.Duration{warm})
+	return actorsActivation{
+		IDs:       actorActivations,
+		ColdP50US: us(percentile(cold, 0.5)), ColdP99US: us(percentile(cold, 0.99)),
+		WarmP50US: us(percentile(warm, 0.5)), WarmP99US: us(percentile(warm, 0.99)),
+	}
+}
+
+// measureCalls runs a closed loop of calls through via on the warm ids,
+// bracketed by both sidecars' CPU readings.
+func (e *actorsEnv) measureCalls(ctx context.Context, path string, via *sidecar, workers int) actorsCalls {
+	r := actorsCalls{Name: fmt.Sprintf("actors/%s/c%d", path, workers), Path: path, Workers: workers}
+	op := e.call(via, "warm")
+	random := func(ctx context.Context, _ int) error { return op(ctx, -1) }
+	cpu0, err := e.cpu()
+	if err != nil {
+		r.addError(err)
+		return r
+	}
+	p := driveFor(ctx, e.cfg.actorsLoad, workers, random)
+	cpu1, err := e.cpu()
+	if err != nil {
+		r.addError(err)
+		return r
+	}
+	r.addErrorLog(&p.errs)
+	r.fill(p, cpu1.sub(cpu0))
+	return r
+}
+
+// measureReminders registers the reminders through A, lets them all fire
+// once, then counts firings at the app over the load time.
+func (e *actorsEnv) measureReminders(ctx context.Context, r *actorsReminders) {
+	body := fmt.Appendf(nil, `{"dueTime":"0s","period":%q}`, e.cfg.actorReminderPeriod.String())
+	register := func(ctx context.Context, k int) error {
+		url := fmt.Sprintf("http://127.0.0.1:%d/v1.0/actors/%s/rem-%s-%d/reminders/tick", e.a.httpPort, benchActorType, e.run, k)
+		return e.post(ctx, url, body, http.StatusNoContent)
+	}
+	t0 := time.Now()
+	p := drive(ctx, e.cfg.actorReminders, e.cfg.concurrency, register, everyKey)
+	r.RegisterSeconds = time.Since(t0).Seconds()
+	if r.addErrorLog(&p.errs) {
+		return
+	}
+	select {
+	case <-ctx.Done():
+		r.addError(ctx.Err())
+		return
+	case <-time.After(reminderSettle):
+	}
+	cpu0, err := e.cpu()
+	if err != nil {
+		r.addError(err)
+		return
+	}
+	n0, start := e.app.reminders.Load(), time.Now()
+	select {
+	case <-ctx.Done():
+		r.addError(ctx.Err())
+		return
+	case <-time.After(e.cfg.actorsLoad):
+	}
+	n1, elapsed := e.app.reminders.Load(), time.Since(start)
+	cpu1, err := e.cpu()
+	if err != nil {
+		r.addError(err)
+		return
+	}
+	r.WindowSeconds = elapsed.Seconds()
+	r.Firings = n1 - n0
+	r.PerSec = float64(r.Firings) / r.WindowSeconds
+	r.OfferedPerSec = float64(r.Reminders) / e.cfg.actorReminderPeriod.Seconds()
+	r.HostCPUMSPer1k = perOpUS(cpu1.sub(cpu0).a, int(r.Firings))
+}
+
+// sidecarsCPU is both sidecars' CPU time and loadgen's own.
+type sidecarsCPU struct{ a, b, self time.Duration }
+
+func (c sidecarsCPU) sub(o sidecarsCPU) sidecarsCPU {
+	return sidecarsCPU{a: c.a - o.a, b: c.b - o.b, self: c.self - o.self}
+}
+
+func (e *actorsEnv) cpu() (sidecarsCPU, error) {
+	a, err := procCPU(e.a.pid())
+	if err != nil {
+		return sidecarsCPU{}, err
+	}
+	b, err := procCPU(e.b.pid())
+	if err != nil {
+		return sidecarsCPU{}, err
+	}
+	self, err := selfCPU()
+	return sidecarsCPU{a: a, b: b, self: self}, err
+}
+
+// close stops the sidecars (caller first), the app and placement.
+func (e *actorsEnv) close() error {
+	var errs []error
+	if e.client != nil {
+		e.client.CloseIdleConnections()
+	}
+	for _, s := range []*sidecar{e.b, e.a} {
+		if s != nil {
+			errs = append(errs, s.stop())
+		}
+	}
+	if e.app != nil {
+		e.app.close()
+	}
+	if e.placement != nil {
+		errs = append(errs, e.placement.stop())
+	}
+	return errors.Join(errs...)
+}
+
+// placementProc is a running `outrigger placement`.
+type placementProc struct {
+	cmd     *exec.Cmd
+	port    int
+	exited  chan struct{}
+	waitErr error
+	out     *tailBuffer
+}
+
+func (p *placementProc) addr() string { return "127.0.0.1:" + strconv.Itoa(p.port) }
+
+// startPlacement runs the placement service on free ports and waits until
+// its /healthz answers 200.
+func startPlacement(ctx context.Context, bin string) (*placementProc, error) {
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	p := &placementProc{port: ports[0], exited: make(chan struct{}), out: &tailBuffer{max: 8 << 10}}
+	p.cmd = exec.Command(bin, "placement",
+		"--port", strconv.Itoa(ports[0]), "--listen-address", "127.0.0.1",
+		"--healthz-port", strconv.Itoa(ports[1]), "--healthz-listen-address", "127.0.0.1",
+		"--metrics-port", strconv.Itoa(ports[2]), "--log-level", "warn")
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start placement: %w", err)
+	}
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		close(p.exited)
+	}()
+	if err := p.waitHealthy(ctx, ports[1]); err != nil {
+		return nil, errors.Join(err, p.stop())
+	}
+	return p, nil
+}
+
+func (p *placementProc) waitHealthy(ctx context.Context, port int) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	defer client.CloseIdleConnections()
+	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", port)
+	for {
+		if resp, err := client.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("placement exited before ready (%v): %s", p.waitErr, p.out.String())
+		case <-ctx.Done():
+			return fmt.Errorf("placement not ready: %w; output: %s", ctx.Err(), p.out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// stop sends SIGTERM and waits, killing placement if it hangs.
+func (p *placementProc) stop() error {
+	select {
+	case <-p.exited:
+		return fmt.Errorf("placement had already exited (%v): %s", p.waitErr, p.out.String())
+	default:
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("signal placement: %w", err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(stopTimeout):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		return fmt.Errorf("placement did not stop within %v of SIGTERM; killed", stopTimeout)
+	}
+	if p.waitErr != nil {
+		return fmt.Errorf("placement exit after SIGTERM: %v; output: %s", p.waitErr, p.out.String())
+	}
+	return nil
+}
