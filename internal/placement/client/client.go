@@ -152,6 +152,13 @@ type Client struct {
 	// downChanged wakes the grace watchdog when downAt changes.
 	downChanged chan struct{}
 	running     atomic.Bool
+
+	// born and lastTick (time since born, set while Run runs) detect that
+	// this process did not run for a while (stall.go); restart then asks
+	// the stream to reconnect.
+	born     time.Time
+	lastTick atomic.Int64
+	restart  chan struct{}
 }
 
 var (
@@ -202,6 +209,8 @@ func New(opts Options) (*Client, error) {
 		listener:    opts.Listener,
 		reportNow:   make(chan struct{}, 1),
 		downChanged: make(chan struct{}, 1),
+		born:        time.Now(),
+		restart:     make(chan struct{}, 1),
 	}
 	c.view.Store(&view{changed: make(chan struct{})})
 	return c, nil
@@ -285,6 +294,7 @@ func (c *Client) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	wg.Go(func() { c.watchGrace(ctx) })
+	wg.Go(func() { c.watchStalls(ctx) })
 	defer wg.Wait()
 
 	failures, quickDrops := 0, 0
@@ -471,6 +481,7 @@ func (c *Client) installTable(ctx context.Context, rings map[string]*hashing.Rin
 		v.version = version
 		v.hasTable = true
 		v.lost = false
+		v.suspect = false
 		v.blocked = blocked
 	})
 	listener := c.listener

@@ -78,6 +78,7 @@ func (c *Client) stream(ctx context.Context, addr string, dialOpts []grpc.DialOp
 
 	var wg sync.WaitGroup
 	wg.Go(func() { s.heartbeat(sctx) })
+	wg.Go(func() { s.watchRestart(sctx) })
 	answered, err = s.receive(sctx, cache)
 	cancel(err)
 	s.closeSend()

@@ -20,6 +20,9 @@ type view struct {
 	hasTable bool
 	// lost: cut off from placement past the grace period.
 	lost bool
+	// suspect: this process stalled; the table may be stale until
+	// placement sends a fresh one (stall.go).
+	suspect bool
 	// blocked are the types whose ring changed in the round in progress:
 	// their lookups wait for unlock, when every host has the new table.
 	blocked map[string]struct{}
@@ -32,12 +35,13 @@ type view struct {
 // while placement is lost, and with actors.ErrNoHost when no host serves
 // the type.
 func (c *Client) LookupActor(ctx context.Context, actorType, actorID string) (actors.Host, error) {
+	c.checkStall()
 	for {
 		v := c.view.Load()
 		if v.lost {
 			return actors.Host{}, ErrPlacementUnreachable
 		}
-		if v.hasTable {
+		if v.hasTable && !v.suspect {
 			if _, locked := v.blocked[actorType]; !locked {
 				return v.lookup(actorType, actorID)
 			}
