@@ -135,11 +135,14 @@ func (a *actor) grantNext() {
 	a.waiters = rest
 }
 
-// markActivated records that the app has seen this actor.
-func (a *actor) markActivated() {
+// markActivated records that the app has seen this actor; it reports
+// whether this call is the activation.
+func (a *actor) markActivated() bool {
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	first := !a.activated
 	a.activated = true
-	a.mu.Unlock()
+	return first
 }
 
 // beginClose stops the actor from taking calls: waiters are sent back to

@@ -104,9 +104,11 @@ func waitIdle(ctx context.Context, idle <-chan struct{}, limit time.Duration) {
 func (r *Runtime) deactivate(ctx context.Context, a *actor) {
 	if a.wasActivated() && r.cfg.App != nil {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deactivateTimeout)
-		if err := r.cfg.App.Deactivate(dctx, a.typ, a.id); err != nil {
+		err := r.cfg.App.Deactivate(dctx, a.typ, a.id)
+		if err != nil {
 			r.log.Warn("actor deactivation failed in the app", "actor_type", a.typ, "actor_id", a.id, "error", err)
 		}
+		r.cfg.Observer.ActorDeactivated(a.typ, err)
 		cancel()
 	}
 	if r.cfg.Timers != nil {

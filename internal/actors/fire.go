@@ -29,7 +29,9 @@ func (r *Runtime) FireTimer(ctx context.Context, actorType, actorID, name string
 	}
 	// A timer is not use of the actor: it does not delay idle deactivation.
 	defer a.unlock(false)
-	return r.cfg.App.Timer(ctx, actorType, actorID, name, call)
+	cancel, err = r.cfg.App.Timer(ctx, actorType, actorID, name, call)
+	r.cfg.Observer.ActorTimerFired(actorType, err == nil)
+	return cancel, err
 }
 
 // FireReminder delivers a reminder to its actor, activating it: here when
@@ -74,7 +76,9 @@ func (r *Runtime) reminderLocal(ctx context.Context, gen uint64, actorType, acto
 		return false, err
 	}
 	defer a.unlock(true)
-	return r.cfg.App.Reminder(ctx, actorType, actorID, name, call)
+	cancel, err := r.cfg.App.Reminder(ctx, actorType, actorID, name, call)
+	r.cfg.Observer.ActorReminderFired(actorType, err == nil)
+	return cancel, err
 }
 
 func (r *Runtime) forwardReminder(ctx context.Context, host Host, actorType, actorID, name string, call ReminderCall) error {

@@ -98,7 +98,9 @@ func (r *Runtime) acquire(ctx context.Context, gen uint64, typ, id, rid string, 
 			return nil, ErrClosed
 		}
 		a := r.table.getOrCreate(typ, id)
+		r.cfg.Observer.ActorPendingCallsAdd(typ, 1)
 		err := a.lock(ctx, rid, maxDepth)
+		r.cfg.Observer.ActorPendingCallsAdd(typ, -1)
 		if errors.Is(err, errGone) {
 			select {
 			case <-a.gone:
@@ -114,7 +116,9 @@ func (r *Runtime) acquire(ctx context.Context, gen uint64, typ, id, rid string, 
 			a.unlock(false)
 			return nil, errMoved
 		}
-		a.markActivated()
+		if a.markActivated() {
+			r.cfg.Observer.ActorActivated(typ)
+		}
 		return a, nil
 	}
 }

@@ -43,7 +43,9 @@ type Config struct {
 	// ScanInterval is how often idle actors are looked for; 0 means 30s
 	// (shorter when an idle timeout is shorter).
 	ScanInterval time.Duration
-	Log          *slog.Logger
+	// Observer records actor metrics; nil records nothing.
+	Observer Observer
+	Log      *slog.Logger
 }
 
 const (
@@ -86,6 +88,9 @@ func New(cfg Config) *Runtime {
 	}
 	if cfg.DisseminateTimeout <= 0 {
 		cfg.DisseminateTimeout = defaultDisseminateLimit
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
 	}
 	return &Runtime{cfg: cfg, log: cfg.Log.With("component", "actors"), table: newTable(), runCtx: context.Background(), confChanged: make(chan struct{}, 1)}
 }

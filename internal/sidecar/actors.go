@@ -21,6 +21,7 @@ import (
 	placementclient "github.com/outrigger/outrigger/internal/placement/client"
 	"github.com/outrigger/outrigger/internal/resources"
 	"github.com/outrigger/outrigger/internal/state"
+	"github.com/outrigger/outrigger/internal/telemetry/metrics"
 )
 
 // featureActorStateTTL is the Configuration feature that allows
@@ -46,7 +47,7 @@ type actorHost struct {
 // newActorHost builds the actor runtime when a placement address is set;
 // without one it returns nil and the actor API answers
 // ERR_ACTOR_NO_PLACEMENT.
-func newActorHost(opts options.Options, cfg *resources.Configuration, comps *loaded, inv *invocation, log *slog.Logger) (*actorHost, error) {
+func newActorHost(opts options.Options, cfg *resources.Configuration, comps *loaded, inv *invocation, mt *metrics.Metrics, log *slog.Logger) (*actorHost, error) {
 	if len(opts.PlacementHostAddresses) == 0 {
 		return nil, nil
 	}
@@ -101,12 +102,22 @@ func newActorHost(opts options.Options, cfg *resources.Configuration, comps *loa
 		},
 		DisseminateTimeout: opts.ActorsDisseminateTimeout,
 		StateTTL:           slices.Contains(cfg.EnabledFeatures(), featureActorStateTTL),
+		Observer:           actorObserver(mt),
 		Log:                log,
 	})
 	a.runtime = rt
 	pl.SetListener(rt)
 	inv.server.SetActors(rt)
 	return a, nil
+}
+
+// actorObserver records actor metrics; nil (no interface value) when
+// metrics are off, so the runtime skips the calls.
+func actorObserver(mt *metrics.Metrics) actors.Observer {
+	if mt == nil {
+		return nil
+	}
+	return mt
 }
 
 // actorStore returns the state store marked actorStateStore, or nil.
