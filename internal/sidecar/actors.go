@@ -22,6 +22,7 @@ import (
 	"github.com/outrigger/outrigger/internal/resources"
 	"github.com/outrigger/outrigger/internal/state"
 	"github.com/outrigger/outrigger/internal/telemetry/metrics"
+	"github.com/outrigger/outrigger/internal/telemetry/tracing"
 )
 
 // featureActorStateTTL is the Configuration feature that allows
@@ -47,7 +48,7 @@ type actorHost struct {
 // newActorHost builds the actor runtime when a placement address is set;
 // without one it returns nil and the actor API answers
 // ERR_ACTOR_NO_PLACEMENT.
-func newActorHost(opts options.Options, cfg *resources.Configuration, comps *loaded, inv *invocation, mt *metrics.Metrics, log *slog.Logger) (*actorHost, error) {
+func newActorHost(opts options.Options, cfg *resources.Configuration, comps *loaded, inv *invocation, mt *metrics.Metrics, tr *tracing.Provider, log *slog.Logger) (*actorHost, error) {
 	if len(opts.PlacementHostAddresses) == 0 {
 		return nil, nil
 	}
@@ -76,8 +77,13 @@ func newActorHost(opts options.Options, cfg *resources.Configuration, comps *loa
 	// The runtime, timers and reminders call each other; rt is set before
 	// any of them runs.
 	var rt *actors.Runtime
+	// Timer and reminder firings have no API call behind them, so each
+	// starts its own trace.
 	a.timers = timers.New(func(ctx context.Context, t timers.Timer) (bool, error) {
-		return rt.FireTimer(ctx, t.ActorType, t.ActorID, t.Name, t.Call)
+		ctx, span := tr.StartActorCall(ctx, t.ActorType, t.ActorID, "timer/"+t.Name)
+		cancel, err := rt.FireTimer(ctx, t.ActorType, t.ActorID, t.Name, t.Call)
+		tracing.End(span, err)
+		return cancel, err
 	}, alog)
 	store := actorStore(comps.stateStores)
 	var rems actors.Reminders
@@ -87,7 +93,10 @@ func newActorHost(opts options.Options, cfg *resources.Configuration, comps *loa
 			IsLocal:     func(ctx context.Context, typ, id string) (bool, error) { return rt.IsLocal(ctx, typ, id) },
 			HostedTypes: func() []string { return rt.HostedTypes() },
 			Fire: func(ctx context.Context, r reminders.Reminder) (bool, error) {
-				return rt.FireReminder(ctx, r.ActorType, r.ActorID, r.Name, actors.ReminderCall{Data: r.Data, DueTime: r.DueTime, Period: r.Period})
+				ctx, span := tr.StartActorCall(ctx, r.ActorType, r.ActorID, "remind/"+r.Name)
+				cancel, err := rt.FireReminder(ctx, r.ActorType, r.ActorID, r.Name, actors.ReminderCall{Data: r.Data, DueTime: r.DueTime, Period: r.Period})
+				tracing.End(span, err)
+				return cancel, err
 			},
 		})
 		rems = reminderAdapter{a.reminders}
