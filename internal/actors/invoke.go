@@ -40,6 +40,24 @@ func (r *Runtime) Invoke(ctx context.Context, req *internalsv1.InternalInvokeReq
 		return nil, ErrClosed
 	}
 	typ, id := req.GetActor().GetActorType(), req.GetActor().GetActorId()
+	// The actor's Resiliency policy (retry, circuit breaker) applies before
+	// its lock is taken, around finding and calling the owner.
+	pre := r.cfg.Resiliency.ActorPreLockPolicy(typ, id)
+	if pre.IsZero() {
+		return r.route(ctx, req)
+	}
+	var resp *internalsv1.InternalInvokeResponse
+	err := pre.Run(ctx, func(ctx context.Context) error {
+		var err error
+		resp, err = r.route(ctx, req)
+		return err
+	})
+	return resp, err
+}
+
+// route sends a call to the actor's owner: this host or another.
+func (r *Runtime) route(ctx context.Context, req *internalsv1.InternalInvokeRequest) (*internalsv1.InternalInvokeResponse, error) {
+	typ, id := req.GetActor().GetActorType(), req.GetActor().GetActorId()
 	var lastErr error
 	for attempt := range routeAttempts {
 		if attempt > 0 {
@@ -83,11 +101,26 @@ func (r *Runtime) callLocal(ctx context.Context, gen uint64, req *internalsv1.In
 		return nil, err
 	}
 	defer a.unlock(true)
-	resp, err := r.cfg.App.InvokeMethod(ctx, req)
+	resp, err := r.invokeApp(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("error invoking actor %s/%s: %w", typ, id, err)
 	}
 	return appResult(resp)
+}
+
+// invokeApp calls the app under the actor's post-lock policy (timeout).
+func (r *Runtime) invokeApp(ctx context.Context, req *internalsv1.InternalInvokeRequest) (*internalsv1.InternalInvokeResponse, error) {
+	post := r.cfg.Resiliency.ActorPostLockPolicy(req.GetActor().GetActorType(), req.GetActor().GetActorId())
+	if post.IsZero() {
+		return r.cfg.App.InvokeMethod(ctx, req)
+	}
+	var resp *internalsv1.InternalInvokeResponse
+	err := post.Run(ctx, func(ctx context.Context) error {
+		var err error
+		resp, err = r.cfg.App.InvokeMethod(ctx, req)
+		return err
+	})
+	return resp, err
 }
 
 // acquire takes the turn of a local actor, activating it if needed. It

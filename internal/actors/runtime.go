@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/outrigger/outrigger/internal/resiliency"
 	"github.com/outrigger/outrigger/internal/state"
 )
 
@@ -45,7 +46,9 @@ type Config struct {
 	ScanInterval time.Duration
 	// Observer records actor metrics; nil records nothing.
 	Observer Observer
-	Log      *slog.Logger
+	// Resiliency holds the actor policies; nil applies none.
+	Resiliency *resiliency.Provider
+	Log        *slog.Logger
 }
 
 const (

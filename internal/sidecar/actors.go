@@ -19,6 +19,7 @@ import (
 	"github.com/outrigger/outrigger/internal/nameresolution"
 	"github.com/outrigger/outrigger/internal/options"
 	placementclient "github.com/outrigger/outrigger/internal/placement/client"
+	"github.com/outrigger/outrigger/internal/resiliency"
 	"github.com/outrigger/outrigger/internal/resources"
 	"github.com/outrigger/outrigger/internal/state"
 	"github.com/outrigger/outrigger/internal/telemetry/metrics"
@@ -48,7 +49,7 @@ type actorHost struct {
 // newActorHost builds the actor runtime when a placement address is set;
 // without one it returns nil and the actor API answers
 // ERR_ACTOR_NO_PLACEMENT.
-func newActorHost(opts options.Options, cfg *resources.Configuration, comps *loaded, inv *invocation, mt *metrics.Metrics, tr *tracing.Provider, log *slog.Logger) (*actorHost, error) {
+func newActorHost(opts options.Options, cfg *resources.Configuration, comps *loaded, inv *invocation, res *resiliency.Provider, mt *metrics.Metrics, tr *tracing.Provider, log *slog.Logger) (*actorHost, error) {
 	if len(opts.PlacementHostAddresses) == 0 {
 		return nil, nil
 	}
@@ -112,6 +113,7 @@ func newActorHost(opts options.Options, cfg *resources.Configuration, comps *loa
 		DisseminateTimeout: opts.ActorsDisseminateTimeout,
 		StateTTL:           slices.Contains(cfg.EnabledFeatures(), featureActorStateTTL),
 		Observer:           actorObserver(mt),
+		Resiliency:         res,
 		Log:                log,
 	})
 	a.runtime = rt

@@ -81,7 +81,7 @@ func Run(ctx context.Context, opts options.Options, log *slog.Logger) error {
 	}
 	defer inv.close(log)
 
-	act, err := newActorHost(opts, cfg, comps, inv, mt, tr, log)
+	act, err := newActorHost(opts, cfg, comps, inv, res, mt, tr, log)
 	if err != nil {
 		return err
 	}
