@@ -1,4 +1,6 @@
-// Package bindingstest holds helpers shared by the input binding tests.
+// Package bindingstest holds what the binding tests share: the Collector
+// for input events and the conformance suite (Run) every binding runs
+// against its real backend.
 package bindingstest
 
 import (
@@ -54,5 +56,16 @@ func (c *Collector) None(t testing.TB, d time.Duration) {
 	case ev := <-c.events:
 		t.Fatalf("unexpected event %q", ev.Data)
 	case <-time.After(d):
+	}
+}
+
+// drain discards the events received so far.
+func (c *Collector) drain() {
+	for {
+		select {
+		case <-c.events:
+		default:
+			return
+		}
 	}
 }
