@@ -39,6 +39,9 @@ func TestMiddlewareRateLimit(t *testing.T) {
 	cfg := mwConfig(t, []string{"limit:middleware.http.ratelimit"}, nil)
 	s := blkStart(t, blkSidecar{appID: blkUnique("mwrl"), resources: dir, config: cfg})[0]
 
+	// The harness's health polling may have spent the bucket: let it
+	// refill (2 tokens at 2/s) before the burst.
+	time.Sleep(1100 * time.Millisecond)
 	// A burst well past 2/s: some pass, then 429. No timing assumption
 	// beyond 40 requests taking less than 20 seconds.
 	var ok, limited int
