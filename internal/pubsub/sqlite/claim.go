@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/outrigger/outrigger/internal/pubsub"
+	"github.com/outrigger/outrigger/internal/sqliteread"
 )
 
 // staleAfter is how long an instance may miss heartbeats before its leases
@@ -32,10 +33,10 @@ func (s *subscription) hasWork(ctx context.Context) (work, error) {
 	defer cancel()
 	now := time.Now()
 	var w work
-	err := s.b.rdb.QueryRowContext(ctx, s.b.sql.hasWork,
+	err := sqliteread.Row(ctx, s.b.rdb, s.b.sql.hasWork, []any{
 		sql.Named("topic", s.topic), sql.Named("grp", s.group), sql.Named("me", s.b.id),
 		sql.Named("now", now.UnixMilli()), sql.Named("stale", now.Add(-staleAfter).UnixMilli()),
-	).Scan(&w.fresh, &w.due)
+	}, &w.fresh, &w.due)
 	if err != nil {
 		return work{}, fmt.Errorf("check for messages: %w", err)
 	}

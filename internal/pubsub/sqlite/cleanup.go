@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/outrigger/outrigger/internal/sqliteread"
 )
 
 // cleanupChunk bounds the rows one cleanup statement deletes, so the write
@@ -114,20 +116,13 @@ func (b *Broker) deleteConsumed(ctx context.Context) (int64, error) {
 	t := b.tbl
 	qctx, cancel := b.dbContext(ctx)
 	defer cancel()
-	rows, err := b.rdb.QueryContext(qctx, `SELECT g.topic, MIN(g.cursor),
-		(SELECT MIN(d.msg_id) FROM `+t.deliveries+` d WHERE d.topic = g.topic)
-		FROM `+t.groups+` g GROUP BY g.topic`)
-	if err != nil {
-		return 0, err
-	}
 	bounds := map[string]int64{}
-	for rows.Next() {
+	err := sqliteread.Rows(qctx, b.rdb, func(rows *sql.Rows) error {
 		var topic string
 		var cursor int64
 		var pending sql.NullInt64
 		if err := rows.Scan(&topic, &cursor, &pending); err != nil {
-			rows.Close()
-			return 0, err
+			return err
 		}
 		if pending.Valid {
 			cursor = min(cursor, pending.Int64-1)
@@ -135,9 +130,11 @@ func (b *Broker) deleteConsumed(ctx context.Context) (int64, error) {
 		if cursor > 0 {
 			bounds[topic] = cursor
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	}, `SELECT g.topic, MIN(g.cursor),
+		(SELECT MIN(d.msg_id) FROM `+t.deliveries+` d WHERE d.topic = g.topic)
+		FROM `+t.groups+` g GROUP BY g.topic`)
+	if err != nil {
 		return 0, err
 	}
 	var total int64
@@ -160,7 +157,7 @@ func (b *Broker) deleteUnsubscribed(ctx context.Context, cutoff int64) (int64, e
 	var boundary int64
 	qctx, cancel := b.dbContext(ctx)
 	defer cancel()
-	err := b.rdb.QueryRowContext(qctx, `SELECT id FROM `+t.messages+` WHERE created >= ? ORDER BY id LIMIT 1`, cutoff).Scan(&boundary)
+	err := sqliteread.Row(qctx, b.rdb, `SELECT id FROM `+t.messages+` WHERE created >= ? ORDER BY id LIMIT 1`, []any{cutoff}, &boundary)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		boundary = math.MaxInt64
