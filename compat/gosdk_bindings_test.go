@@ -338,18 +338,20 @@ func lookup(md map[string]string, key string) string {
 // before its sidecar so it stops after it.
 func startBindingApp(t *testing.T, protocol string, in *bindingInbox) int {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen for %s app: %v", protocol, err)
-	}
-	port := lis.Addr().(*net.TCPAddr).Port
 	var s common.Service
+	var port int
 	routes := map[string]string{cronBinding: "/" + cronBinding, cronRoutedBinding: cronRoute}
 	if protocol == "grpc" {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("listen for %s app: %v", protocol, err)
+		}
+		port = lis.Addr().(*net.TCPAddr).Port
 		s = daprgrpc.NewServiceWithListener(lis)
 		routes = map[string]string{cronBinding: cronBinding, cronRoutedBinding: cronRoutedBinding}
 	} else {
-		lis.Close()
+		// service/http listens itself, on a port outside the ephemeral range.
+		port = harness.FreePort(t)
 		mux := chi.NewRouter()
 		mux.NotFound(in.notFound)
 		s = daprhttp.NewServiceWithMux(harness.LoopbackAddr(port), mux)

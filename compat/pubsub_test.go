@@ -222,17 +222,19 @@ func addSubscriptions(t *testing.T, s common.Service, tp subTopics, in *inbox) {
 // it stops after it.
 func startSubscriberApp(t *testing.T, protocol string, tp subTopics, in *inbox) int {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen for %s app: %v", protocol, err)
-	}
-	port := lis.Addr().(*net.TCPAddr).Port
 	var s common.Service
+	var port int
 	if protocol == "grpc" {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("listen for %s app: %v", protocol, err)
+		}
+		port = lis.Addr().(*net.TCPAddr).Port
 		s = daprgrpc.NewServiceWithListener(lis)
 	} else {
-		// service/http listens itself; free the port for it.
-		lis.Close()
+		// service/http listens itself: give it a port outside the
+		// kernel's ephemeral range, which outgoing connections may take.
+		port = harness.FreePort(t)
 		s = daprhttp.NewService(harness.LoopbackAddr(port))
 	}
 	addSubscriptions(t, s, tp, in)

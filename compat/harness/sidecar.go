@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -272,20 +273,36 @@ func (s *Sidecar) stop(t testing.TB) {
 	}
 }
 
-// FreePort asks the kernel for a free TCP port on the loopback interface.
+// FreePort returns a TCP port on the loopback interface that is free now.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	for range 1000 {
+		port := portLow + rand.IntN(portHigh-portLow)
+		if _, taken := handedOut.LoadOrStore(port, struct{}{}); taken {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue // in use by something else
+		}
+		_ = l.Close()
+		return port
 	}
-	defer l.Close()
-	addr, ok := l.Addr().(*net.TCPAddr)
-	if !ok {
-		t.Fatalf("free port: unexpected address %v", l.Addr())
-	}
-	return addr.Port
+	t.Fatal("free port: none found")
+	return 0
 }
+
+// Ports are picked below the kernel's ephemeral range (32768 and up): a
+// port the kernel handed out with ":0" and got back is soon handed out
+// again to some outgoing connection, which then holds it when the sidecar
+// or app tries to listen. The range is apart from test/e2e's (20000–32000),
+// and a port is never handed out twice in one run.
+const (
+	portLow  = 12000
+	portHigh = 20000
+)
+
+var handedOut sync.Map
 
 // syncBuffer is a bytes.Buffer safe for the process's two output pipes and
 // the test goroutine.
