@@ -42,7 +42,7 @@ func (c *Core) SendToOutputBinding(ctx context.Context, name string, req *bindin
 	if req.Operation == "" {
 		return nil, errors.New("operation field is missing from request")
 	}
-	ob, ok := c.outputs[name]
+	ob, ok := c.comps().outputs[name]
 	if !ok {
 		return nil, fmt.Errorf("couldn't find output binding %s", name)
 	}

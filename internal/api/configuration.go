@@ -66,10 +66,11 @@ func (r *configSubscriptions) add(id string, comp *configuration.Component) *con
 
 // configStore looks up a configuration store, with Dapr's two lookup errors.
 func (c *Core) configStore(name string) (*configuration.Component, error) {
-	if len(c.configs) == 0 {
+	configs := c.comps().configs
+	if len(configs) == 0 {
 		return nil, apierr.ConfigurationNotConfigured()
 	}
-	comp, ok := c.configs[name]
+	comp, ok := configs[name]
 	if !ok {
 		return nil, apierr.ConfigurationNotFound(name)
 	}

@@ -25,18 +25,13 @@ type Core struct {
 	appID     string
 	namespace string
 
-	stores  map[string]*state.Component
-	pubsubs map[string]*pubsub.Component
-	secrets map[string]*secretstores.Component
-	locks   map[string]*lock.Component
-	configs map[string]*configuration.Component
-	cryptos map[string]*crypto.Component
+	// set holds the current components (components.go); a hot reload
+	// swaps it.
+	set atomic.Pointer[componentSet]
 	// configSubs tracks configuration subscriptions (configuration.go).
 	configSubs *configSubscriptions
-	// outputs are output bindings by name.
-	outputs map[string]*OutputBinding
-	invoker Invoker
-	outbox  Outbox
+	invoker    Invoker
+	outbox     Outbox
 	// actors is the actor runtime; nil when no placement is configured.
 	actors *actors.Runtime
 	// resiliency holds the policies for component calls; nil applies none.
@@ -90,19 +85,11 @@ type Config struct {
 
 // New builds the core.
 func New(cfg Config) *Core {
-	c := &Core{appID: cfg.AppID, namespace: cfg.Namespace, stores: map[string]*state.Component{}, invoker: cfg.Invoker, outbox: cfg.Outbox, metadata: cfg.Metadata, shutdown: cfg.Shutdown, actors: cfg.Actors}
-	for _, s := range cfg.StateStores {
-		c.stores[s.Name] = s
-	}
-	c.pubsubs = make(map[string]*pubsub.Component, len(cfg.PubSubs))
-	for _, p := range cfg.PubSubs {
-		c.pubsubs[p.Name] = p
-	}
-	c.secrets = byName(cfg.Secrets, func(s *secretstores.Component) string { return s.Name })
-	c.locks = byName(cfg.Locks, func(l *lock.Component) string { return l.Name })
-	c.configs = byName(cfg.Configs, func(x *configuration.Component) string { return x.Name })
-	c.cryptos = byName(cfg.Crypto, func(x *crypto.Component) string { return x.Name })
-	c.outputs = byName(cfg.Outputs, func(o *OutputBinding) string { return o.Name })
+	c := &Core{appID: cfg.AppID, namespace: cfg.Namespace, invoker: cfg.Invoker, outbox: cfg.Outbox, metadata: cfg.Metadata, shutdown: cfg.Shutdown, actors: cfg.Actors}
+	c.set.Store(newComponentSet(Components{
+		StateStores: cfg.StateStores, PubSubs: cfg.PubSubs, Secrets: cfg.Secrets, Locks: cfg.Locks,
+		Configs: cfg.Configs, Crypto: cfg.Crypto, Outputs: cfg.Outputs,
+	}))
 	c.secretScopes = cfg.SecretScopes
 	c.resiliency = cfg.Resiliency
 	c.metrics = cfg.Metrics

@@ -16,13 +16,14 @@ import (
 // CryptoComponent checks a crypto component name the way Dapr does: no
 // providers at all, then an empty name, then an unknown one.
 func (c *Core) CryptoComponent(name string) (*crypto.Component, error) {
-	if len(c.cryptos) == 0 {
+	cryptos := c.comps().cryptos
+	if len(cryptos) == 0 {
 		return nil, apierr.CryptoProvidersNotConfigured()
 	}
 	if name == "" {
 		return nil, apierr.BadRequest("missing component name")
 	}
-	comp, ok := c.cryptos[name]
+	comp, ok := cryptos[name]
 	if !ok {
 		return nil, apierr.CryptoProviderNotFound(name)
 	}

@@ -61,7 +61,8 @@ func (c *Core) Unlock(ctx context.Context, req *runtimev1.UnlockRequest) (*runti
 
 // lockStore validates the common fields and finds the store.
 func (c *Core) lockStore(name, resourceID, owner string) (*lock.Component, error) {
-	if len(c.locks) == 0 {
+	locks := c.comps().locks
+	if len(locks) == 0 {
 		return nil, apierr.LockStoresNotConfigured()
 	}
 	if resourceID == "" {
@@ -70,7 +71,7 @@ func (c *Core) lockStore(name, resourceID, owner string) (*lock.Component, error
 	if owner == "" {
 		return nil, apierr.LockOwnerEmpty(name)
 	}
-	l, ok := c.locks[name]
+	l, ok := locks[name]
 	if !ok {
 		return nil, apierr.LockStoreNotFound(name)
 	}

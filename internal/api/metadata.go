@@ -41,14 +41,27 @@ func NewMetadata(info MetadataInfo) *Metadata {
 	return &Metadata{info: info, extended: map[string]string{"daprRuntimeVersion": info.RuntimeVersion}}
 }
 
+// SetResources replaces the reloadable parts of the metadata (after a hot
+// reload): registered components, HTTP endpoints and resiliency names.
+func (m *Metadata) SetResources(components []*runtimev1.RegisteredComponents, endpoints, resiliencies []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.info.Components = components
+	m.info.HTTPEndpoints = endpoints
+	m.info.Resiliencies = resiliencies
+}
+
 // GetMetadata returns the metadata response.
 func (c *Core) GetMetadata(ctx context.Context, _ *runtimev1.GetMetadataRequest) (*runtimev1.GetMetadataResponse, error) {
 	m := c.metadata
+	m.mu.RLock()
+	info := m.info // the reloadable fields change only under m.mu
+	m.mu.RUnlock()
 	res := &runtimev1.GetMetadataResponse{
 		Id:                      m.info.AppID,
 		RuntimeVersion:          m.info.RuntimeVersion,
 		EnabledFeatures:         m.info.EnabledFeatures,
-		RegisteredComponents:    m.info.Components,
+		RegisteredComponents:    info.Components,
 		AppConnectionProperties: m.info.AppConnection,
 		ActorRuntime:            &runtimev1.ActorRuntime{RuntimeStatus: runtimev1.ActorRuntime_DISABLED},
 	}
@@ -63,10 +76,10 @@ func (c *Core) GetMetadata(ctx context.Context, _ *runtimev1.GetMetadataRequest)
 	if m.info.Subscriptions != nil {
 		res.Subscriptions = m.info.Subscriptions()
 	}
-	for _, name := range m.info.HTTPEndpoints {
+	for _, name := range info.HTTPEndpoints {
 		res.HttpEndpoints = append(res.HttpEndpoints, &runtimev1.MetadataHTTPEndpoint{Name: name})
 	}
-	for _, name := range m.info.Resiliencies {
+	for _, name := range info.Resiliencies {
 		res.Resiliencies = append(res.Resiliencies, &runtimev1.MetadataResiliency{Name: name})
 	}
 	m.mu.RLock()

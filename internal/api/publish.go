@@ -24,13 +24,14 @@ func (c *Core) ValidatePublish(name, topic string, md map[string]string) error {
 // publishTarget validates a publish and returns the pub/sub and whether the
 // payload is raw.
 func (c *Core) publishTarget(name, topic string, md map[string]string) (*pubsub.Component, bool, error) {
-	if len(c.pubsubs) == 0 {
+	pubsubs := c.comps().pubsubs
+	if len(pubsubs) == 0 {
 		return nil, false, apierr.PubSubNotConfigured(name, md)
 	}
 	if name == "" {
 		return nil, false, apierr.PubSubEmpty(md)
 	}
-	ps, ok := c.pubsubs[name]
+	ps, ok := pubsubs[name]
 	if !ok {
 		return nil, false, apierr.PubSubNotFound(name, md)
 	}

@@ -14,10 +14,11 @@ import (
 // secretStore looks up a secret store by name, with Dapr's two lookup
 // errors.
 func (c *Core) secretStore(name string) (*secretstores.Component, error) {
-	if len(c.secrets) == 0 {
+	secrets := c.comps().secrets
+	if len(secrets) == 0 {
 		return nil, apierr.SecretStoresNotConfigured()
 	}
-	s, ok := c.secrets[name]
+	s, ok := secrets[name]
 	if !ok {
 		return nil, apierr.SecretStoreNotFound(name)
 	}

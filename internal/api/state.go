@@ -28,10 +28,11 @@ const defaultBulkParallelism = 100
 
 // store looks up a state store by name, with Dapr's two lookup errors.
 func (c *Core) store(name string) (*state.Component, error) {
-	if len(c.stores) == 0 {
+	stores := c.comps().stores
+	if len(stores) == 0 {
 		return nil, apierr.StateStoreNotConfigured(name)
 	}
-	s, ok := c.stores[name]
+	s, ok := stores[name]
 	if !ok {
 		return nil, apierr.StateStoreNotFound(name, c.appID)
 	}

@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,10 +99,12 @@ type Config struct {
 
 // Invoker makes service invocations on behalf of this sidecar.
 type Invoker struct {
-	cfg       Config
-	log       *slog.Logger
-	local     atomic.Pointer[channelRef]
-	endpoints map[string]*endpoint
+	cfg   Config
+	log   *slog.Logger
+	local atomic.Pointer[channelRef]
+	// endpoints are the HTTPEndpoint resources by name; a hot reload swaps
+	// the whole map (SetHTTPEndpoints).
+	endpoints atomic.Pointer[map[string]*endpoint]
 	urlClient *httpClient // for full-URL targets
 	conns     *connPool
 	forwarded string // this sidecar's Forwarded element
@@ -131,16 +134,38 @@ func New(cfg Config) *Invoker {
 	i := &Invoker{
 		cfg:       cfg,
 		log:       cfg.Logger,
-		endpoints: make(map[string]*endpoint, len(cfg.HTTPEndpoints)),
 		urlClient: newHTTPClient(nil),
 		conns:     newConnPool(dialOptions(cfg)),
 		forwarded: forwardedValue(cfg.HostAddress, cfg.Hostname),
 	}
-	for _, e := range cfg.HTTPEndpoints {
-		i.endpoints[e.Name()] = &endpoint{res: e, opts: cfg.EndpointOptions}
-	}
+	i.SetHTTPEndpoints(cfg.HTTPEndpoints)
 	i.SetLocal(cfg.Local)
 	return i
+}
+
+// SetHTTPEndpoints replaces the HTTPEndpoint resources (hot reload). An
+// endpoint whose resource is unchanged keeps its resolved headers and
+// connections; the others start afresh, and the idle connections of the
+// ones replaced are closed (calls in flight finish on theirs).
+func (i *Invoker) SetHTTPEndpoints(list []resources.HTTPEndpoint) {
+	var old map[string]*endpoint
+	if p := i.endpoints.Load(); p != nil {
+		old = *p
+	}
+	next := make(map[string]*endpoint, len(list))
+	for _, e := range list {
+		if prev := old[e.Name()]; prev != nil && reflect.DeepEqual(prev.res, e) {
+			next[e.Name()] = prev
+			continue
+		}
+		next[e.Name()] = &endpoint{res: e, opts: i.cfg.EndpointOptions}
+	}
+	i.endpoints.Store(&next)
+	for name, e := range old {
+		if next[name] != e {
+			e.close()
+		}
+	}
 }
 
 // SetLocal sets (or replaces) the channel to this sidecar's app.
@@ -234,7 +259,7 @@ func (i *Invoker) Close() error {
 	i.mu.Unlock()
 	err := i.conns.close()
 	i.urlClient.close()
-	for _, e := range i.endpoints {
+	for _, e := range *i.endpoints.Load() {
 		e.close()
 	}
 	i.senders.Wait()

@@ -29,7 +29,7 @@ type target struct {
 // parseTarget reads the forms daprd accepts as an app id: an HTTPEndpoint
 // name, an http(s):// base URL, "app" or "app.namespace".
 func (i *Invoker) parseTarget(id string) (target, error) {
-	if ep := i.endpoints[id]; ep != nil {
+	if ep := (*i.endpoints.Load())[id]; ep != nil {
 		return target{kind: kindEndpoint, endpoint: ep}, nil
 	}
 	if strings.HasPrefix(id, "http://") || strings.HasPrefix(id, "https://") {

@@ -49,6 +49,7 @@ func isProtected(name string) bool { return name == BuiltInActorNotFoundRetries 
 // retry-only Policy, and whether a Resiliency resource overrode it. It
 // works on a nil Provider.
 func (p *Provider) BuiltIn(name string) (pol Policy, overridden bool) {
+	p = p.live()
 	spec := builtInDefaults[name]
 	if p != nil {
 		if s, ok := p.builtIns[name]; ok {

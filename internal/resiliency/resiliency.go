@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/cel-go/cel"
@@ -79,6 +80,28 @@ type Provider struct {
 	appBreakers   *breakerSet[string]  // default app policy: one breaker per app id
 	actorBreakers *breakerSet[string]  // default actor policy: one breaker per actor type
 	compBreakers  *breakerSet[compKey] // default component policies
+
+	// replacement, once set by Replace, serves every lookup instead: users
+	// keep one *Provider while a hot reload swaps the policies behind it.
+	replacement atomic.Pointer[Provider]
+}
+
+// Replace makes next answer every later lookup on p (hot reload). Policies
+// already handed out keep running; new calls get next's policies and
+// breakers.
+func (p *Provider) Replace(next *Provider) {
+	p.replacement.Store(next)
+}
+
+// live returns the provider that currently answers for p.
+func (p *Provider) live() *Provider {
+	if p == nil {
+		return nil
+	}
+	if n := p.replacement.Load(); n != nil {
+		return n.live()
+	}
+	return p
 }
 
 // template is a resolved set of policies before a breaker is attached.
@@ -356,6 +379,7 @@ func (p *Provider) newActorPolicies(typ string, t template, names resources.Acto
 // HasAppTarget reports whether apps.<appID> is a target; such an app's
 // named policies replace the built-in service invocation retries.
 func (p *Provider) HasAppTarget(appID string) bool {
+	p = p.live()
 	if p == nil {
 		return false
 	}
@@ -367,6 +391,7 @@ func (p *Provider) HasAppTarget(appID string) bool {
 // or an HTTPEndpoint name): its named target, else the default app
 // policies. Its circuit breaker is per app id.
 func (p *Provider) EndpointPolicy(appID string) Policy {
+	p = p.live()
 	if p == nil {
 		return Policy{}
 	}
@@ -388,12 +413,14 @@ func (p *Provider) EndpointPolicy(appID string) Policy {
 // ComponentOutbound is the policy for the sidecar's calls to a component
 // (state, publish, output bindings, secrets, configuration, locks).
 func (p *Provider) ComponentOutbound(name string, kind ComponentKind) Policy {
+	p = p.live()
 	return p.component(name, kind, Outbound)
 }
 
 // ComponentInbound is the policy for delivering a component's events to
 // the app (pub/sub messages, input binding events, configuration updates).
 func (p *Provider) ComponentInbound(name string, kind ComponentKind) Policy {
+	p = p.live()
 	return p.component(name, kind, Inbound)
 }
 
@@ -425,6 +452,7 @@ func (p *Provider) component(name string, kind ComponentKind, dir Direction) Pol
 // ActorPreLockPolicy is the policy applied before an actor's lock is taken:
 // retry and circuit breaker (per type, or per actor id by its scope).
 func (p *Provider) ActorPreLockPolicy(actorType, actorID string) Policy {
+	p = p.live()
 	if p == nil {
 		return Policy{}
 	}
@@ -447,6 +475,7 @@ func (p *Provider) ActorPreLockPolicy(actorType, actorID string) Policy {
 // ActorPostLockPolicy is the policy applied once an actor's lock is held:
 // the timeout.
 func (p *Provider) ActorPostLockPolicy(actorType, _ string) Policy {
+	p = p.live()
 	if p == nil {
 		return Policy{}
 	}

@@ -38,6 +38,9 @@ type loaded struct {
 	outboxes    []outbox.StoreConfig // stores whose metadata enables the outbox
 	registered  []*runtimev1.RegisteredComponents
 	closers     []func() error
+	// parts holds what each component added, by componentKey, so a hot
+	// reload can replace one component (hotreload_parts.go).
+	parts map[string]*loaded
 }
 
 // close releases components in reverse load order.
@@ -72,8 +75,10 @@ func loadComponents(ctx context.Context, env componentEnv, comps []resources.Com
 			env.log.Warn("component type denied by configuration; not loading it", "component", c.Name(), "type", c.Spec.Type)
 			continue
 		}
+		mark := l.mark()
 		err := l.load(ctx, env, c)
 		if err == nil {
+			l.recordPart(c, mark)
 			env.metrics.ComponentLoaded(c.Spec.Type)
 			continue
 		}

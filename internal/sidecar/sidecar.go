@@ -62,10 +62,11 @@ func Run(ctx context.Context, opts options.Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	comps, err := loadComponents(ctx, componentEnv{
+	env := componentEnv{
 		appID: opts.AppID, namespace: opts.Namespace, denied: cfg.Spec.Components.Deny,
 		defaultSecretStore: defaultSecretStore(opts), log: log, metrics: mt,
-	}, withBuiltinSecretStore(opts, set.Components))
+	}
+	comps, err := loadComponents(ctx, env, withBuiltinSecretStore(opts, set.Components))
 	if err != nil {
 		return err
 	}
@@ -167,7 +168,14 @@ func Run(ctx context.Context, opts options.Options, log *slog.Logger) error {
 			"http_port", opts.HTTPPort, "grpc_port", opts.GRPCPort, "components", len(comps.registered))
 	}
 
+	hot, err := startHotReload(runCtx, hotReloadDeps{opts: opts, cfg: cfg, env: env, set: set, comps: comps, core: core, md: md,
+		engine: engine, inputs: inputBindings, inv: inv, res: res, log: log})
+	if err != nil {
+		log.Error("hot reload is not available", "error", err)
+	}
+
 	<-runCtx.Done()
+	hot.stop() // before the engines stop: a reload restarts subscriptions
 	blockShutdown(opts.BlockShutdownDuration, log)
 	log.Info("shutting down gracefully", "grace_period", opts.GracefulShutdown.String())
 	stopDelivery(engine, opts.GracefulShutdown, log)
@@ -256,6 +264,9 @@ func startServers(ctx context.Context, opts options.Options, cfg *resources.Conf
 	apiHandler := apihttp.New(apihttp.Config{Core: core, APIToken: opts.APIToken, MaxBodySize: opts.MaxBodySize, ForceExit: forceExit, Log: log, Access: access,
 		Pipeline: apiPipeline.WrapFunc()})
 	var handler http.Handler = apiHandler
+	if cfg.FeatureEnabled(featureHotReload) {
+		handler = trackHTTPCalls(core, handler)
+	}
 	if apiLoggingEnabled(opts, cfg) {
 		handler = apihttp.APILogging(log, apihttp.APILoggingOptions{
 			ObfuscateURLs: cfg.Spec.Logging.APILogging.ObfuscateURLs, OmitHealthChecks: cfg.Spec.Logging.APILogging.OmitHealthChecks}, handler)
@@ -271,7 +282,7 @@ func startServers(ctx context.Context, opts options.Options, cfg *resources.Conf
 		s.serve(log, "HTTP API", ln.Addr(), func() error { return hs.Serve(ln) })
 	}
 	s.grpc = apigrpc.NewServer(apigrpc.Config{Core: core, APIToken: opts.APIToken, MaxBodySize: opts.MaxBodySize, ReadBufferSize: opts.ReadBufferSize / 1024, ForceExit: forceExit, ActorStreamer: actorStreamer,
-		Streamer: streamer, ExtraOptions: append(append(core.Metrics().GRPCServerOptions(), core.Tracing().GRPCServerOptions(opts.AppID)...), grpcServerOptions(opts, cfg, access, inv, log)...)})
+		Streamer: streamer, ExtraOptions: append(append(append(core.Metrics().GRPCServerOptions(), core.Tracing().GRPCServerOptions(opts.AppID)...), grpcServerOptions(opts, cfg, access, inv, log)...), trackGRPCCalls(cfg, core)...)})
 	for _, ln := range grpcLns {
 		s.serve(log, "gRPC API", ln.Addr(), func() error { return s.grpc.Serve(ln) })
 	}

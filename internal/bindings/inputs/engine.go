@@ -139,14 +139,15 @@ func (e *Engine) Start(ctx context.Context) error {
 		return errors.New("input bindings: already started")
 	}
 	e.started = true
+	n := len(e.cfg.Bindings)
 	e.mu.Unlock()
-	if len(e.cfg.Bindings) == 0 {
-		return nil
-	}
 	if e.cfg.Channel == nil {
-		e.log.Info("no app channel: input bindings are not started")
+		if n > 0 {
+			e.log.Info("no app channel: input bindings are not started")
+		}
 		return nil
 	}
+	// Health is watched even without bindings: a hot reload may add some.
 	if e.cfg.Health != nil {
 		e.cfg.Health.OnChange(e.onHealth)
 	}

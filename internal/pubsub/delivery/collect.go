@@ -11,10 +11,14 @@ import (
 // and the app's own list, one per pubsub+topic, limited to loaded pub/subs
 // and to topics this app may subscribe to.
 func (e *Engine) collect(ctx context.Context) []*subscription {
-	merged := e.merge(e.declarative(), e.programmatic(ctx))
+	return e.usable(e.merge(e.declarative(), e.programmatic(ctx)))
+}
+
+// usable keeps the subscriptions to loaded pub/subs and allowed topics.
+func (e *Engine) usable(merged []*subscription) []*subscription {
 	out := make([]*subscription, 0, len(merged))
 	for _, s := range merged {
-		comp := e.cfg.PubSubs[s.pubsub]
+		comp := e.component(s.pubsub)
 		if comp == nil {
 			e.log.Warn("subscription to an unknown pub/sub ignored", "pubsub", s.pubsub, "topic", s.topic)
 			continue

@@ -75,6 +75,9 @@ type Engine struct {
 	quit chan struct{} // closed when Stop begins
 	wg   sync.WaitGroup
 
+	// compMu guards cfg.PubSubs, which a hot reload replaces (reload.go).
+	compMu sync.RWMutex
+
 	mu       sync.Mutex
 	subs     []*subscription                      // app subscriptions, effective
 	active   map[*subscription]context.CancelFunc // running broker subscriptions
@@ -125,7 +128,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.started = true
 	e.mu.Unlock()
 
-	if e.cfg.Channel == nil || len(e.cfg.PubSubs) == 0 {
+	if e.cfg.Channel == nil || len(e.components()) == 0 {
 		if len(e.cfg.Declarative) > 0 && e.cfg.Channel == nil {
 			e.log.Info("no app channel: declarative subscriptions are not started")
 		}
@@ -194,7 +197,7 @@ func (e *Engine) resume() {
 
 // subscribe starts one app subscription at the broker; e.mu is held.
 func (e *Engine) subscribe(s *subscription) error {
-	comp := e.cfg.PubSubs[s.pubsub]
+	comp := e.component(s.pubsub)
 	ctx, cancel := context.WithCancel(e.life)
 	deliver := e.appDeliverer()
 	if b := e.batchers[s]; b != nil {

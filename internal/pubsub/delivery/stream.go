@@ -80,7 +80,7 @@ func (e *Engine) streamSubscription(in *runtimev1.SubscribeTopicEventsRequestIni
 	case in.GetTopic() == "":
 		return nil, nil, ErrTopicRequired
 	}
-	comp := e.cfg.PubSubs[in.GetPubsubName()]
+	comp := e.component(in.GetPubsubName())
 	if comp == nil {
 		return nil, nil, fmt.Errorf("%w: %s", ErrPubsubNotFound, in.GetPubsubName())
 	}
