@@ -19,7 +19,7 @@ import (
 )
 
 type config struct {
-	suite       string // state, invoke, pubsub, blocks, actors or all
+	suite       string // state, invoke, pubsub, blocks, actors, overhead or all
 	bin         string
 	ops         int
 	warmup      int
@@ -49,6 +49,10 @@ type config struct {
 	actorsLoad          time.Duration
 	actorReminders      int
 	actorReminderPeriod time.Duration
+
+	// Overhead: closed-loop time per run and rounds of all variants.
+	overheadLoad   time.Duration
+	overheadRounds int
 }
 
 // runs reports whether the configured suite includes s.
@@ -83,7 +87,7 @@ func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	var cfg config
 	var cases string
-	fs.StringVar(&cfg.suite, "suite", "all", "what to measure: state, invoke, pubsub, blocks, actors or all")
+	fs.StringVar(&cfg.suite, "suite", "all", "what to measure: state, invoke, pubsub, blocks, actors, overhead or all")
 	fs.StringVar(&cfg.bin, "bin", "bin/outrigger", "path to the outrigger binary")
 	fs.IntVar(&cfg.ops, "ops", 20000, "measured operations per load case")
 	fs.IntVar(&cfg.warmup, "warmup", 2000, "unmeasured warm-up operations per load case")
@@ -105,6 +109,8 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&cfg.actorsLoad, "actors-load", 5*time.Second, "actors: closed-loop time per call load, and the window reminder firings are counted over")
 	fs.IntVar(&cfg.actorReminders, "actors-reminders", 5000, "actors: reminders registered for the trigger-rate figure")
 	fs.DurationVar(&cfg.actorReminderPeriod, "actors-reminder-period", 250*time.Millisecond, "actors: the reminders' period")
+	fs.DurationVar(&cfg.overheadLoad, "overhead-load", 1500*time.Millisecond, "overhead: closed-loop time per run (one variant of one load on a fresh sidecar)")
+	fs.IntVar(&cfg.overheadRounds, "overhead-rounds", 3, "overhead: rounds of all variants, in alternating order; figures are medians over them")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -124,9 +130,9 @@ func parseFlags(args []string) (config, error) {
 
 func (c config) validate() error {
 	switch c.suite {
-	case "state", "invoke", "pubsub", "blocks", "actors", "all":
+	case "state", "invoke", "pubsub", "blocks", "actors", "overhead", "all":
 	default:
-		return fmt.Errorf("-suite %q: want state, invoke, pubsub, blocks, actors or all", c.suite)
+		return fmt.Errorf("-suite %q: want state, invoke, pubsub, blocks, actors, overhead or all", c.suite)
 	}
 	if c.ops < 1 || c.warmup < 0 || c.concurrency < 1 || c.starts < 1 {
 		return errors.New("-ops, -concurrency and -starts must be positive, -warmup not negative")
@@ -145,6 +151,9 @@ func (c config) validate() error {
 	}
 	if c.actorsLoad < 100*time.Millisecond || c.actorReminders < 1 || c.actorReminderPeriod < time.Millisecond {
 		return errors.New("-actors-load must be at least 100ms, -actors-reminders positive and -actors-reminder-period at least 1ms")
+	}
+	if c.overheadLoad < 100*time.Millisecond || c.overheadRounds < 1 {
+		return errors.New("-overhead-load must be at least 100ms and -overhead-rounds positive")
 	}
 	return nil
 }
@@ -176,6 +185,9 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*report, error) {
 	}
 	if cfg.runs("actors") {
 		runActors(ctx, cfg, rep, progress)
+	}
+	if cfg.runs("overhead") {
+		runOverhead(ctx, cfg, rep, progress)
 	}
 	rep.Targets = checkTargets(rep)
 	rep.addHeapNote()

@@ -38,8 +38,12 @@ type report struct {
 	// Actors: the closed-loop time of each call load.
 	ActorsLoadSeconds float64       `json:"actors_load_seconds,omitempty"`
 	Actors            *actorsReport `json:"actors,omitempty"`
-	Targets           []targetCheck `json:"targets"`
-	Notes             []string      `json:"notes,omitempty"`
+	// Overhead: the closed-loop time per run and the rounds.
+	OverheadLoadSeconds float64          `json:"overhead_load_seconds,omitempty"`
+	OverheadRounds      int              `json:"overhead_rounds,omitempty"`
+	Overhead            []overheadResult `json:"overhead,omitempty"`
+	Targets             []targetCheck    `json:"targets"`
+	Notes               []string         `json:"notes,omitempty"`
 }
 
 type startupResult struct {
@@ -93,6 +97,9 @@ func newReport(cfg config) (*report, error) {
 	if cfg.runs("actors") {
 		r.ActorsLoadSeconds = cfg.actorsLoad.Seconds()
 	}
+	if cfg.runs("overhead") {
+		r.OverheadLoadSeconds, r.OverheadRounds = cfg.overheadLoad.Seconds(), cfg.overheadRounds
+	}
 	return r, nil
 }
 
@@ -131,7 +138,7 @@ func (r *report) errorCount() int {
 	for _, c := range r.Cases {
 		n += c.Errors
 	}
-	return n + r.invokeErrorCount() + r.pubsubErrorCount() + r.blocksErrorCount() + r.actorsErrorCount()
+	return n + r.invokeErrorCount() + r.pubsubErrorCount() + r.blocksErrorCount() + r.actorsErrorCount() + r.overheadErrorCount()
 }
 
 func (r *report) addHeapNote() {
@@ -188,7 +195,8 @@ func checkTargets(r *report) []targetCheck {
 		out = append(out, check("sidecar CPU/op ("+c.Name+")", c.SidecarCPUUSPerOp, limit, "µs", c.Ops > 0))
 	}
 	out = append(out, invokeTargets(r)...)
-	return append(out, pubsubTargets(r)...)
+	out = append(out, pubsubTargets(r)...)
+	return append(out, overheadTargets(r)...)
 }
 
 func check(figure string, value, limit float64, unit string, measured bool) targetCheck {

@@ -30,6 +30,9 @@ func printTable(w io.Writer, r *report) error {
 	if r.includes("actors") {
 		printActors(tw, r)
 	}
+	if r.includes("overhead") {
+		printOverhead(tw, r)
+	}
 
 	fmt.Fprintln(tw, "\nTargets (reported, not asserted)")
 	fmt.Fprintln(tw, "figure\tvalue\ttarget\tresult")
@@ -109,6 +112,7 @@ func printIssues(w io.Writer, r *report) error {
 	printPubsubErrors(&b, r)
 	printBlocksErrors(&b, r)
 	printActorsErrors(&b, r)
+	printOverheadErrors(&b, r)
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "Note: %s\n", n)
 	}
