@@ -45,6 +45,8 @@ type session struct {
 	version    uint64
 	changed    map[string]struct{}
 	roundTimer *time.Timer
+	// fresh: no update received on this stream yet.
+	fresh bool
 }
 
 // stream runs one stream to addr until it fails or ctx ends. answered
@@ -63,7 +65,7 @@ func (c *Client) stream(ctx context.Context, addr string, dialOpts []grpc.DialOp
 	if err != nil {
 		return false, fmt.Errorf("open placement stream to %s: %w", addr, err)
 	}
-	s := &session{c: c, addr: addr, stream: st, cancel: cancel, op: v1pb.HostOperation_LOCK, changed: map[string]struct{}{}}
+	s := &session{c: c, addr: addr, stream: st, cancel: cancel, op: v1pb.HostOperation_LOCK, changed: map[string]struct{}{}, fresh: true}
 	defer s.stopRoundTimer()
 
 	// The first message registers the host. A report asked for before now
@@ -125,7 +127,20 @@ func (s *session) handle(ctx context.Context, order *v1pb.PlacementOrder, cache 
 			return fmt.Errorf("placement sent the table of version %d after locking version %d", version, s.version)
 		}
 		rings := buildRings(order.GetTables(), cache)
-		for typ := range changedTypes(s.c.rings(), rings) {
+		prev := s.c.rings()
+		if s.fresh {
+			// The first table on a new stream: what this sidecar held may
+			// be stale (it was cut off, or it stalled), and another host
+			// may still be draining an actor that comes back here. So
+			// every type waits for this round's unlock, even one whose
+			// ring looks unchanged.
+			for typ := range prev {
+				s.changed[typ] = struct{}{}
+			}
+			prev = nil
+			s.fresh = false
+		}
+		for typ := range changedTypes(prev, rings) {
 			s.changed[typ] = struct{}{}
 		}
 		var blocked map[string]struct{}
