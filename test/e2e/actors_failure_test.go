@@ -451,7 +451,7 @@ func TestActorsStuckSidecar(t *testing.T) {
 	via := []int{0, 1}
 
 	c.cars[stuck].signal(t, syscall.SIGSTOP)
-	stoppedAt := c.rec.cut(stuckName)
+	stoppedAt := c.rec.cutFrozen(stuckName)
 	continued := false
 	defer func() {
 		if !continued {

@@ -79,6 +79,16 @@ func (r *actRecorder) cut(host string) time.Time {
 	return now
 }
 
+// cutFrozen is cut for a host whose sidecar was just frozen (SIGSTOP). A
+// call the sidecar sent just before it stopped may still reach the
+// in-test app, which keeps running, a moment later: that call belongs to
+// the time before the freeze, so the cut is taken once such calls have
+// arrived.
+func (r *actRecorder) cutFrozen(host string) time.Time {
+	time.Sleep(200 * time.Millisecond)
+	return r.cut(host)
+}
+
 // snapshot copies the events and cuts.
 func (r *actRecorder) snapshot() ([]actEvent, map[string][]time.Time) {
 	r.mu.Lock()

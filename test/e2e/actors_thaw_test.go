@@ -27,7 +27,7 @@ func TestActorsThawedSidecarStaleTable(t *testing.T) {
 		t.Fatal("no actor landed on h1")
 	}
 	c.cars[1].signal(t, syscall.SIGSTOP)
-	c.rec.cut("h1")
+	c.rec.cutFrozen("h1")
 	if _, err := c.waitAnswered(moved, []int{0}, 30*time.Second, func(h string) bool { return h == "h0" }); err != nil {
 		c.cars[1].signal(t, syscall.SIGCONT)
 		t.Fatal(err)
