@@ -42,19 +42,7 @@ func WrapKey(kek *Key, plaintext []byte, algorithm string, nonce []byte) ([]byte
 		}
 		return aesKeyWrap(block, plaintext)
 	case AlgorithmA128CBCNoPad, AlgorithmA192CBCNoPad, AlgorithmA256CBCNoPad:
-		block, err := aesKey(kek, algorithm)
-		if err != nil {
-			return nil, err
-		}
-		if len(nonce) != aes.BlockSize {
-			return nil, ErrInvalidNonce
-		}
-		if len(plaintext)%aes.BlockSize != 0 {
-			return nil, errors.New("plaintext length is not a multiple of the block size")
-		}
-		out := make([]byte, len(plaintext))
-		cipher.NewCBCEncrypter(block, nonce).CryptBlocks(out, plaintext)
-		return out, nil
+		return aesCBC(kek, algorithm, nonce, plaintext, false)
 	case AlgorithmRSAOAEP256:
 		pub, ok := kek.Public.(*rsa.PublicKey)
 		if !ok {
@@ -64,6 +52,31 @@ func WrapKey(kek *Key, plaintext []byte, algorithm string, nonce []byte) ([]byte
 	default:
 		return nil, fmt.Errorf("unsupported key wrap algorithm %q", algorithm)
 	}
+}
+
+// aesCBC is the unpadded AES-CBC wrap (decrypt false) and unwrap.
+func aesCBC(kek *Key, algorithm string, nonce, data []byte, decrypt bool) ([]byte, error) {
+	block, err := aesKey(kek, algorithm)
+	if err != nil {
+		return nil, err
+	}
+	if len(nonce) != aes.BlockSize {
+		return nil, ErrInvalidNonce
+	}
+	if decrypt {
+		if len(data) == 0 || len(data)%aes.BlockSize != 0 {
+			return nil, errors.New("ciphertext length is not a multiple of the block size")
+		}
+		out := make([]byte, len(data))
+		cipher.NewCBCDecrypter(block, nonce).CryptBlocks(out, data)
+		return out, nil
+	}
+	if len(data)%aes.BlockSize != 0 {
+		return nil, errors.New("plaintext length is not a multiple of the block size")
+	}
+	out := make([]byte, len(data))
+	cipher.NewCBCEncrypter(block, nonce).CryptBlocks(out, data)
+	return out, nil
 }
 
 // UnwrapKey decrypts a key wrapped by WrapKey.
@@ -79,19 +92,7 @@ func UnwrapKey(kek *Key, wrapped []byte, algorithm string, nonce []byte) ([]byte
 		}
 		return aesKeyUnwrap(block, wrapped)
 	case AlgorithmA128CBCNoPad, AlgorithmA192CBCNoPad, AlgorithmA256CBCNoPad:
-		block, err := aesKey(kek, algorithm)
-		if err != nil {
-			return nil, err
-		}
-		if len(nonce) != aes.BlockSize {
-			return nil, ErrInvalidNonce
-		}
-		if len(wrapped) == 0 || len(wrapped)%aes.BlockSize != 0 {
-			return nil, errors.New("ciphertext length is not a multiple of the block size")
-		}
-		out := make([]byte, len(wrapped))
-		cipher.NewCBCDecrypter(block, nonce).CryptBlocks(out, wrapped)
-		return out, nil
+		return aesCBC(kek, algorithm, nonce, wrapped, true)
 	case AlgorithmRSAOAEP256:
 		priv, ok := kek.Private.(*rsa.PrivateKey)
 		if !ok {
