@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -75,6 +76,49 @@ func (md Metadata) Required(names ...string) (string, error) {
 		return "", fmt.Errorf("metadata property %q is required", names[0])
 	}
 	return v, nil
+}
+
+// RequiredAll returns the values of several required properties, in
+// order, or one error naming every missing one, so a user fixes them all
+// at once.
+func (md Metadata) RequiredAll(names ...string) ([]string, error) {
+	vals := make([]string, len(names))
+	var missing []string
+	for i, name := range names {
+		v, err := md.Required(name)
+		if err != nil {
+			missing = append(missing, name)
+		}
+		vals[i] = v
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("metadata properties %s are required", strings.Join(missing, ", "))
+	}
+	return vals, nil
+}
+
+// List splits a comma-separated value into its trimmed, non-empty items.
+func (md Metadata) List(names ...string) []string {
+	var out []string
+	for _, item := range strings.Split(md.String("", names...), ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// Regexp compiles a regular expression value; absent or empty gives nil.
+func (md Metadata) Regexp(names ...string) (*regexp.Regexp, error) {
+	v := md.String("", names...)
+	if v == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile(v)
+	if err != nil {
+		return nil, fmt.Errorf("metadata property %q: %w", names[0], err)
+	}
+	return re, nil
 }
 
 // Bool parses a boolean metadata value the way Dapr's decoder does

@@ -126,3 +126,32 @@ func TestEmptyPipeline(t *testing.T) {
 		t.Errorf("Wrap of empty pipeline changed the handler: %d", rec.Code)
 	}
 }
+
+func TestMetadataRequiredAllListRegexp(t *testing.T) {
+	md := Metadata{Properties: map[string]string{
+		"a": "1", "Scopes": " read, ,write ", "filter": "^/api", "bad": "(",
+	}}
+	vals, err := md.RequiredAll("a")
+	if err != nil || len(vals) != 1 || vals[0] != "1" {
+		t.Fatalf("RequiredAll(a) = %v, %v", vals, err)
+	}
+	if _, err := md.RequiredAll("a", "b", "c"); err == nil || !strings.Contains(err.Error(), "b, c") {
+		t.Fatalf("RequiredAll missing b and c: error %v, want both named", err)
+	}
+	if got := md.List("scopes"); len(got) != 2 || got[0] != "read" || got[1] != "write" {
+		t.Fatalf("List(scopes) = %q", got)
+	}
+	if got := md.List("absent"); got != nil {
+		t.Fatalf("List(absent) = %q, want nil", got)
+	}
+	re, err := md.Regexp("filter")
+	if err != nil || re == nil || !re.MatchString("/api/x") {
+		t.Fatalf("Regexp(filter) = %v, %v", re, err)
+	}
+	if re, err := md.Regexp("absent"); re != nil || err != nil {
+		t.Fatalf("Regexp(absent) = %v, %v; want nil, nil", re, err)
+	}
+	if _, err := md.Regexp("bad"); err == nil {
+		t.Fatal("Regexp(bad) compiled an invalid expression")
+	}
+}

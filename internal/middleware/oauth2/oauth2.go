@@ -10,12 +10,10 @@ package oauth2
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
-	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -52,36 +50,22 @@ type AuthCode struct {
 // (comma-separated), redirectURL, authHeaderName (Authorization),
 // forceHTTPS and pathFilter.
 func (a *AuthCode) Init(_ context.Context, md middleware.Metadata) error {
-	var missing []string
-	req := func(name string) string {
-		v, err := md.Required(name)
-		if err != nil {
-			missing = append(missing, name)
-		}
-		return v
+	req, err := md.RequiredAll("clientID", "clientSecret", "authURL", "tokenURL")
+	if err != nil {
+		return err
 	}
 	a.conf = &oauth2.Config{
-		ClientID: req("clientID"), ClientSecret: req("clientSecret"),
-		Endpoint:    oauth2.Endpoint{AuthURL: req("authURL"), TokenURL: req("tokenURL")},
+		ClientID: req[0], ClientSecret: req[1],
+		Endpoint:    oauth2.Endpoint{AuthURL: req[2], TokenURL: req[3]},
 		RedirectURL: md.String("", "redirectURL"),
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("metadata properties %s are required", strings.Join(missing, ", "))
-	}
-	for _, s := range strings.Split(md.String("", "scopes"), ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			a.conf.Scopes = append(a.conf.Scopes, s)
-		}
+		Scopes:      md.List("scopes"),
 	}
 	a.header = md.String("Authorization", "authHeaderName")
-	var err error
 	if a.forceHTTPS, err = md.Bool(false, "forceHTTPS"); err != nil {
 		return err
 	}
-	if pf := md.String("", "pathFilter"); pf != "" {
-		if a.pathFilter, err = regexp.Compile(pf); err != nil {
-			return fmt.Errorf("pathFilter: %w", err)
-		}
+	if a.pathFilter, err = md.Regexp("pathFilter"); err != nil {
+		return err
 	}
 	if a.client == nil {
 		a.client = &http.Client{Timeout: 30 * time.Second}

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -37,27 +36,14 @@ type ClientCredentials struct {
 // and headerName (all required), endpointParamsQuery, authStyle (0 auto,
 // 1 in the body, 2 basic auth) and pathFilter.
 func (c *ClientCredentials) Init(_ context.Context, md middleware.Metadata) error {
-	var missing []string
-	req := func(name string) string {
-		v, err := md.Required(name)
-		if err != nil {
-			missing = append(missing, name)
-		}
-		return v
+	req, err := md.RequiredAll("clientID", "clientSecret", "tokenURL", "scopes", "headerName")
+	if err != nil {
+		return err
 	}
 	conf := &clientcredentials.Config{
-		ClientID: req("clientID"), ClientSecret: req("clientSecret"), TokenURL: req("tokenURL"),
+		ClientID: req[0], ClientSecret: req[1], TokenURL: req[2], Scopes: md.List("scopes"),
 	}
-	scopes := req("scopes")
-	c.header = req("headerName")
-	if len(missing) > 0 {
-		return fmt.Errorf("metadata properties %s are required", strings.Join(missing, ", "))
-	}
-	for _, s := range strings.Split(scopes, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			conf.Scopes = append(conf.Scopes, s)
-		}
-	}
+	c.header = req[4]
 	params, err := url.ParseQuery(md.String("", "endpointParamsQuery"))
 	if err != nil {
 		return fmt.Errorf("endpointParamsQuery: %w", err)
@@ -71,10 +57,8 @@ func (c *ClientCredentials) Init(_ context.Context, md middleware.Metadata) erro
 		return fmt.Errorf("authStyle can only be 0, 1 or 2, got %d", style)
 	}
 	conf.AuthStyle = oauth2.AuthStyle(style)
-	if pf := md.String("", "pathFilter"); pf != "" {
-		if c.pathFilter, err = regexp.Compile(pf); err != nil {
-			return fmt.Errorf("pathFilter: %w", err)
-		}
+	if c.pathFilter, err = md.Regexp("pathFilter"); err != nil {
+		return err
 	}
 	// The token source outlives Init: it fetches with its own client and
 	// caches the token (one per component, i.e. per client and scope set)

@@ -57,10 +57,8 @@ func (p *Policy) Init(ctx context.Context, md middleware.Metadata) error {
 	if p.readBody, err = md.Bool(false, "readBody"); err != nil {
 		return err
 	}
-	for _, h := range strings.Split(md.String("", "includedHeaders"), ",") {
-		if h = strings.TrimSpace(h); h != "" {
-			p.headers = append(p.headers, http.CanonicalHeaderKey(h))
-		}
+	for _, h := range md.List("includedHeaders") {
+		p.headers = append(p.headers, http.CanonicalHeaderKey(h))
 	}
 	if p.query, err = prepare(ctx, src); err != nil {
 		return err
