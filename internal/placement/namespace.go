@@ -115,7 +115,9 @@ func (n *namespace) post(ctx context.Context, ev any) bool {
 // run is the loop. When ctx ends (leadership lost or shutdown) every
 // stream is closed so its sidecar moves on to another placement node.
 func (n *namespace) run(ctx context.Context) {
-	timer := time.NewTimer(time.Hour)
+	// The first wake already counts: hosts restored from the log must
+	// expire even if no sidecar of the namespace ever reconnects.
+	timer := time.NewTimer(n.nextWake(time.Now()))
 	defer timer.Stop()
 	defer n.closeAll(status.Error(codes.Unavailable, "placement node stopped serving; reconnect"))
 	for {

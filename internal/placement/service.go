@@ -66,6 +66,9 @@ type Options struct {
 	// RaftLogLevel is the level of Raft's own logs, which go to Logger
 	// (hclog names; default warn).
 	RaftLogLevel string
+	// RaftTuning overrides Raft's leader lease and log compaction (zero
+	// fields: defaults). No flag sets it; tests use it.
+	RaftTuning membership.Tuning
 }
 
 // Defaults, as Dapr's placement.
@@ -117,8 +120,11 @@ type Service struct {
 	log    *slog.Logger
 	gauges *gauges
 
-	ready  atomic.Bool
-	node   atomic.Pointer[membership.Node]
+	ready atomic.Bool
+	node  atomic.Pointer[membership.Node]
+	// crash makes Run stop like a killed process: Raft stops without
+	// handing leadership over. Tests set it before cancelling Run.
+	crash  atomic.Bool
 	connID atomic.Uint64
 
 	mu   sync.Mutex
@@ -142,6 +148,7 @@ func (s *Service) Run(ctx context.Context, lis net.Listener) error {
 		DataDir:  s.opts.DataDir,
 		Logger:   s.opts.Logger,
 		LogLevel: s.opts.RaftLogLevel,
+		Tuning:   s.opts.RaftTuning,
 	})
 	if err != nil {
 		_ = lis.Close()
@@ -184,10 +191,17 @@ func (s *Service) Run(ctx context.Context, lis net.Listener) error {
 	if !serverDone {
 		<-served
 	}
-	closeErr := node.Close()
+	closeErr := s.closeNode(node)
 	s.wg.Wait()
 	s.gauges.setLeader(false, false)
 	return errors.Join(err, closeErr)
+}
+
+func (s *Service) closeNode(node *membership.Node) error {
+	if s.crash.Load() {
+		return node.Halt()
+	}
+	return node.Close()
 }
 
 // stopGRPC stops the server gracefully, forcibly after grace.

@@ -36,6 +36,23 @@ type Config struct {
 	// trace, debug, info, warn, error); nil discards them.
 	Logger   *slog.Logger
 	LogLevel string
+	// Tuning overrides Raft's leader lease and log compaction.
+	Tuning Tuning
+}
+
+// Tuning overrides Raft settings; a zero field keeps the default.
+// Production runs the defaults; tests lengthen the lease (all their nodes
+// share one process, which may stall) or keep few trailing logs so that a
+// snapshot truncates the log.
+type Tuning struct {
+	// LeaderLeaseTimeout is how long a leader keeps leading without
+	// hearing from a quorum; at most HeartbeatTimeout.
+	LeaderLeaseTimeout time.Duration
+	// SnapshotThreshold is how many new entries trigger a snapshot.
+	SnapshotThreshold uint64
+	// TrailingLogs is how many entries a snapshot leaves in the log, for
+	// followers slightly behind; older ones are deleted.
+	TrailingLogs uint64
 }
 
 // applyTimeout bounds one write; a write that takes longer has lost its
@@ -83,7 +100,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 
 	n.clustered = len(peers) > 1
-	conf := raftConfig(!n.clustered)
+	conf := raftConfig(!n.clustered, cfg.Tuning)
 	conf.LocalID = raft.ServerID(cfg.ID)
 	conf.Logger = logger
 	conf.NotifyCh = n.notify
@@ -107,8 +124,9 @@ func Start(cfg Config) (*Node, error) {
 }
 
 // raftConfig returns timings for a single node (elects itself at once) or
-// a cluster (tolerates a busy machine without needless elections).
-func raftConfig(single bool) *raft.Config {
+// a cluster (tolerates a busy machine without needless elections), with
+// tuning applied.
+func raftConfig(single bool, tuning Tuning) *raft.Config {
 	conf := raft.DefaultConfig()
 	conf.SnapshotInterval = 30 * time.Second
 	conf.SnapshotThreshold = 1024
@@ -118,13 +136,28 @@ func raftConfig(single bool) *raft.Config {
 		conf.ElectionTimeout = 50 * time.Millisecond
 		conf.LeaderLeaseTimeout = 50 * time.Millisecond
 		conf.CommitTimeout = 5 * time.Millisecond
+		tuning.apply(conf)
 		return conf
 	}
 	conf.HeartbeatTimeout = time.Second
 	conf.ElectionTimeout = time.Second
 	conf.LeaderLeaseTimeout = 500 * time.Millisecond
 	conf.CommitTimeout = 20 * time.Millisecond
+	tuning.apply(conf)
 	return conf
+}
+
+func (t Tuning) apply(conf *raft.Config) {
+	if t.LeaderLeaseTimeout > 0 {
+		// Raft requires the lease within the heartbeat timeout.
+		conf.LeaderLeaseTimeout = min(t.LeaderLeaseTimeout, conf.HeartbeatTimeout)
+	}
+	if t.SnapshotThreshold > 0 {
+		conf.SnapshotThreshold = t.SnapshotThreshold
+	}
+	if t.TrailingLogs > 0 {
+		conf.TrailingLogs = t.TrailingLogs
+	}
 }
 
 func (n *Node) openTransport(cfg Config, logger hclog.Logger) (raft.Transport, []raft.Server, error) {
@@ -224,10 +257,17 @@ func (n *Node) Snapshot() error {
 // Close stops Raft and closes the transport and stores. A leader of a
 // cluster first hands leadership to another node, so sidecars find a new
 // leader without waiting for an election timeout.
-func (n *Node) Close() error {
+func (n *Node) Close() error { return n.close(true) }
+
+// Halt stops like a crashed process: no leadership transfer, so the others
+// notice the loss only when their heartbeat timeout expires. Tests use it
+// to kill a leader in-process.
+func (n *Node) Halt() error { return n.close(false) }
+
+func (n *Node) close(handOff bool) error {
 	var err error
 	if n.raft != nil {
-		if n.IsLeader() && n.clustered {
+		if handOff && n.IsLeader() && n.clustered {
 			_ = n.raft.LeadershipTransfer().Error()
 		}
 		err = n.raft.Shutdown().Error()
