@@ -16,9 +16,10 @@ import (
 )
 
 // ConfigUpdater delivers the updates of HTTP configuration subscriptions
-// to the app (see NewAppConfigUpdater).
+// to the app (see NewAppConfigUpdater), each call to the app under pol,
+// the store's inbound resiliency policy.
 type ConfigUpdater interface {
-	UpdateConfiguration(ctx context.Context, store string, update *runtimev1.SubscribeConfigurationResponse) error
+	UpdateConfiguration(ctx context.Context, store string, update *runtimev1.SubscribeConfigurationResponse, pol resiliency.Policy) error
 }
 
 // unsubscribeTimeout bounds stopping a subscription whose stream has ended.
@@ -104,7 +105,7 @@ func (c *Core) SubscribeConfiguration(ctx context.Context, req *runtimev1.Subscr
 		return err
 	}
 	out := &configStream{send: send, ready: make(chan struct{}), ended: make(chan struct{})}
-	id, err := comp.Store.Subscribe(ctx, req.GetKeys(), req.GetMetadata(), out.deliver)
+	id, err := c.subscribeStore(ctx, comp, req, out.deliver)
 	if err != nil {
 		return apierr.ConfigurationSubscribe(req.GetKeys(), comp.Name, err)
 	}
@@ -184,14 +185,28 @@ func (c *Core) SubscribeConfigurationApp(ctx context.Context, req *runtimev1.Sub
 		return nil, err
 	}
 	store := comp.Name
-	id, err := comp.Store.Subscribe(ctx, req.GetKeys(), req.GetMetadata(), func(ctx context.Context, id string, items map[string]*configuration.Item) error {
-		return u.UpdateConfiguration(ctx, store, &runtimev1.SubscribeConfigurationResponse{Id: id, Items: configItemsToProto(items)})
+	id, err := c.subscribeStore(ctx, comp, req, func(ctx context.Context, id string, items map[string]*configuration.Item) error {
+		// Looked up per update, so a reloaded policy applies at once.
+		pol := c.resiliency.ComponentInbound(store, resiliency.Configuration)
+		return u.UpdateConfiguration(ctx, store, &runtimev1.SubscribeConfigurationResponse{Id: id, Items: configItemsToProto(items)}, pol)
 	})
 	if err != nil {
 		return nil, apierr.ConfigurationSubscribe(req.GetKeys(), comp.Name, err)
 	}
 	r.add(id, comp)
 	return &runtimev1.SubscribeConfigurationResponse{Id: id}, nil
+}
+
+// subscribeStore starts a subscription in the store under the store's
+// outbound resiliency policy, as daprd does. The policy covers starting it
+// only: the store runs the subscription on a context of its own.
+func (c *Core) subscribeStore(ctx context.Context, comp *configuration.Component, req *runtimev1.SubscribeConfigurationRequest, handler configuration.UpdateHandler) (string, error) {
+	var id string
+	err := c.measured(comp.Name, resiliency.Configuration, metrics.OpSubscribe).Run(ctx, func(ctx context.Context) (err error) {
+		id, err = comp.Store.Subscribe(ctx, req.GetKeys(), req.GetMetadata(), handler)
+		return err
+	})
+	return id, err
 }
 
 // UnsubscribeConfiguration stops a subscription of either transport. On
@@ -226,7 +241,9 @@ func (c *Core) endConfigSub(ctx context.Context, store, id string) error {
 		return errNoSubscription
 	}
 	close(sub.stop)
-	return sub.comp.Store.Unsubscribe(ctx, id)
+	return c.measured(sub.comp.Name, resiliency.Configuration, metrics.OpUnsubscribe).Run(ctx, func(ctx context.Context) error {
+		return sub.comp.Store.Unsubscribe(ctx, id)
+	})
 }
 
 func configItemsToProto(items map[string]*configuration.Item) map[string]*commonv1.ConfigurationItem {

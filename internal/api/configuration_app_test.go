@@ -17,6 +17,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/api"
 	"github.com/outrigger/outrigger/internal/appchannel"
+	"github.com/outrigger/outrigger/internal/resiliency"
 )
 
 // appCall is one request the test app received.
@@ -25,11 +26,29 @@ type appCall struct {
 	body                               map[string]any
 }
 
-// configApp is an HTTP app answering configuration updates with status.
+// hang, in a configApp script, makes the app hold the call until the
+// caller gives up.
+const hang = -1
+
+// configApp is an HTTP app answering configuration updates with status,
+// after the statuses in script, one per call.
 type configApp struct {
 	mu     sync.Mutex
 	calls  []appCall
 	status int
+	script []int
+}
+
+// answer is the status of the next call.
+func (a *configApp) answer() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.script) > 0 {
+		s := a.script[0]
+		a.script = a.script[1:]
+		return s
+	}
+	return a.status
 }
 
 func newConfigApp(t *testing.T, status int) (*configApp, appchannel.Channel) {
@@ -42,7 +61,12 @@ func newConfigApp(t *testing.T, status int) (*configApp, appchannel.Channel) {
 		app.mu.Lock()
 		app.calls = append(app.calls, appCall{r.Method, r.URL.Path, r.URL.EscapedPath(), r.Header.Get("Content-Type"), body})
 		app.mu.Unlock()
-		w.WriteHeader(app.status)
+		code := app.answer()
+		if code == hang {
+			<-r.Context().Done()
+			return
+		}
+		w.WriteHeader(code)
 	}))
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
@@ -69,7 +93,7 @@ func TestAppConfigUpdater(t *testing.T) {
 		"b":   {Value: "2", Version: "v2", Metadata: map[string]string{"m": "n"}},
 		"a/x": {},
 	}}
-	if err := u.UpdateConfiguration(context.Background(), "cfg", update); err != nil {
+	if err := u.UpdateConfiguration(context.Background(), "cfg", update, resiliency.Policy{}); err != nil {
 		t.Fatal(err)
 	}
 	calls := app.received()
@@ -97,7 +121,7 @@ func TestAppConfigUpdaterRejected(t *testing.T) {
 	app, ch := newConfigApp(t, http.StatusInternalServerError)
 	u := api.NewAppConfigUpdater(ch, nil)
 	update := &runtimev1.SubscribeConfigurationResponse{Id: "s", Items: map[string]*commonv1.ConfigurationItem{"k": {Value: "v"}}}
-	if err := u.UpdateConfiguration(context.Background(), "cfg", update); err != nil {
+	if err := u.UpdateConfiguration(context.Background(), "cfg", update, resiliency.Policy{}); err != nil {
 		t.Fatalf("rejected update returned %v", err)
 	}
 	if n := len(app.received()); n != 1 {
@@ -109,7 +133,7 @@ func TestAppConfigUpdaterRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closed.Close()
-	if err := api.NewAppConfigUpdater(closed, nil).UpdateConfiguration(context.Background(), "cfg", update); err == nil {
+	if err := api.NewAppConfigUpdater(closed, nil).UpdateConfiguration(context.Background(), "cfg", update, resiliency.Policy{}); err == nil {
 		t.Fatal("update to an unreachable app succeeded")
 	}
 }

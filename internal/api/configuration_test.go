@@ -14,6 +14,7 @@ import (
 	"github.com/outrigger/outrigger/internal/api/apierr"
 	"github.com/outrigger/outrigger/internal/configuration"
 	"github.com/outrigger/outrigger/internal/configuration/configtest"
+	"github.com/outrigger/outrigger/internal/resiliency"
 )
 
 // newConfigCore builds a core with one in-memory configuration store "cfg".
@@ -201,7 +202,7 @@ type fakeUpdater struct {
 	got chan *runtimev1.SubscribeConfigurationResponse
 }
 
-func (f *fakeUpdater) UpdateConfiguration(_ context.Context, store string, u *runtimev1.SubscribeConfigurationResponse) error {
+func (f *fakeUpdater) UpdateConfiguration(_ context.Context, store string, u *runtimev1.SubscribeConfigurationResponse, _ resiliency.Policy) error {
 	if store != "cfg" {
 		return errors.New("wrong store " + store)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/outrigger/outrigger/internal/api/apierr"
 	"github.com/outrigger/outrigger/internal/crypto"
+	"github.com/outrigger/outrigger/internal/resiliency"
+	"github.com/outrigger/outrigger/internal/telemetry/metrics"
 )
 
 // CryptoComponent checks a crypto component name the way Dapr does: no
@@ -30,6 +32,10 @@ func (c *Core) CryptoComponent(name string) (*crypto.Component, error) {
 	return comp, nil
 }
 
+// The provider calls (wrapping and unwrapping the file key, reading a
+// key) run under the component's outbound resiliency policy, as in daprd;
+// the data itself never goes to the provider.
+
 // Encrypt starts encrypting src with the "dapr.io/enc/v1" scheme. Errors
 // known before any output (component, options, key wrapping) are returned
 // here as Dapr API errors; the returned reader streams the document and
@@ -40,8 +46,12 @@ func (c *Core) Encrypt(ctx context.Context, opts *runtimev1.EncryptRequestOption
 	if err != nil {
 		return nil, err
 	}
-	wrap := func(fileKey []byte, algorithm, keyName string) ([]byte, error) {
-		return comp.Provider.WrapKey(ctx, fileKey, algorithm, keyName, nil)
+	wrap := func(fileKey []byte, algorithm, keyName string) (wrapped []byte, err error) {
+		err = c.measured(comp.Name, resiliency.Crypto, metrics.OpCrypto).Run(ctx, func(ctx context.Context) (err error) {
+			wrapped, err = comp.Provider.WrapKey(ctx, fileKey, algorithm, keyName, nil)
+			return err
+		})
+		return wrapped, err
 	}
 	out, err := crypto.NewEncrypter(src, crypto.EncryptOptions{
 		KeyName:           opts.GetKeyName(),
@@ -65,8 +75,11 @@ func (c *Core) Decrypt(ctx context.Context, opts *runtimev1.DecryptRequestOption
 	if err != nil {
 		return nil, err
 	}
-	unwrap := func(wrapped []byte, algorithm, keyName string) ([]byte, error) {
-		key, err := comp.Provider.UnwrapKey(ctx, wrapped, algorithm, keyName, nil)
+	unwrap := func(wrapped []byte, algorithm, keyName string) (key []byte, err error) {
+		err = c.measured(comp.Name, resiliency.Crypto, metrics.OpCrypto).Run(ctx, func(ctx context.Context) (err error) {
+			key, err = comp.Provider.UnwrapKey(ctx, wrapped, algorithm, keyName, nil)
+			return err
+		})
 		if err != nil {
 			// The caller only learns that the header does not verify; the
 			// reason stays in the sidecar's log.
@@ -92,7 +105,11 @@ func (c *Core) SubtleGetKey(ctx context.Context, req *runtimev1.SubtleGetKeyRequ
 	if format != runtimev1.SubtleGetKeyRequest_PEM && format != runtimev1.SubtleGetKeyRequest_JSON {
 		return nil, apierr.BadRequest("invalid key format")
 	}
-	key, err := comp.Provider.GetKey(ctx, req.GetName())
+	var key *crypto.Key
+	err = c.measured(comp.Name, resiliency.Crypto, metrics.OpGet).Run(ctx, func(ctx context.Context) (err error) {
+		key, err = comp.Provider.GetKey(ctx, req.GetName())
+		return err
+	})
 	if err != nil {
 		return nil, apierr.CryptoKey(req.GetName(), err)
 	}

@@ -50,7 +50,7 @@ func (o *Outbox) Begin(ctx context.Context, store string, req state.TransactionR
 	// returns.
 	o.pending.add(txID)
 	r := so.internal
-	if err := r.pubsub.Publish(ctx, &pubsub.PublishRequest{Topic: r.topic, Data: data, ContentType: contentTypeJSON}); err != nil {
+	if err := o.publish(ctx, r.pubsub, &pubsub.PublishRequest{Topic: r.topic, Data: data, ContentType: contentTypeJSON}); err != nil {
 		o.pending.forget(txID)
 		return req, noop, fmt.Errorf("publishing to internal topic %s of pub/sub %s: %w", r.topic, r.pubsub.Name, err)
 	}

@@ -26,6 +26,26 @@ type recorder struct {
 
 	mu        sync.Mutex
 	published []pubsub.PublishRequest
+	delivered map[string]int // messages handed to subscribers, by topic
+}
+
+// Subscribe counts the deliveries to handler.
+func (r *recorder) Subscribe(ctx context.Context, req pubsub.SubscribeRequest, handler pubsub.Handler) error {
+	return r.Broker.Subscribe(ctx, req, func(ctx context.Context, msg *pubsub.Message) error {
+		r.mu.Lock()
+		if r.delivered == nil {
+			r.delivered = map[string]int{}
+		}
+		r.delivered[req.Topic]++
+		r.mu.Unlock()
+		return handler(ctx, msg)
+	})
+}
+
+func (r *recorder) deliveries(topic string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.delivered[topic]
 }
 
 func (r *recorder) Publish(ctx context.Context, req *pubsub.PublishRequest) error {
@@ -91,7 +111,14 @@ func component(b pubsub.Broker) *pubsub.Component {
 // it is stopped with the test.
 func start(t *testing.T, store *state.Component, ps *pubsub.Component, sc StoreConfig, wait time.Duration) *Outbox {
 	t.Helper()
-	o, err := New(Config{AppID: testApp, Stores: []StoreConfig{sc}, StateStores: []*state.Component{store}, PubSubs: []*pubsub.Component{ps}, MarkerWait: wait})
+	return startWith(t, Config{AppID: testApp, Stores: []StoreConfig{sc}, StateStores: []*state.Component{store}, PubSubs: []*pubsub.Component{ps}, MarkerWait: wait})
+}
+
+// startWith builds an outbox from cfg and starts its relay; it is stopped
+// with the test.
+func startWith(t *testing.T, cfg Config) *Outbox {
+	t.Helper()
+	o, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

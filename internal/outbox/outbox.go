@@ -16,6 +16,7 @@
 package outbox
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/outrigger/outrigger/internal/pubsub"
+	"github.com/outrigger/outrigger/internal/resiliency"
 	"github.com/outrigger/outrigger/internal/state"
 )
 
@@ -42,6 +44,10 @@ type Config struct {
 	StateStores []*state.Component
 	PubSubs     []*pubsub.Component
 	Logger      *slog.Logger
+	// Resiliency supplies the pub/subs' outbound policies, which cover
+	// both publishes (internal and user topic) as in daprd; nil applies
+	// none.
+	Resiliency *resiliency.Provider
 	// MarkerWait overrides defaultMarkerWait (tests).
 	MarkerWait time.Duration
 }
@@ -50,6 +56,7 @@ type Config struct {
 type Outbox struct {
 	appID      string
 	log        *slog.Logger
+	res        *resiliency.Provider
 	markerWait time.Duration
 	stores     map[string]*storeOutbox
 	routes     []*route
@@ -82,7 +89,7 @@ type route struct {
 // New resolves every store's components. A store without transactions, or
 // a pub/sub that is not loaded, is an error naming the component.
 func New(cfg Config) (*Outbox, error) {
-	o := &Outbox{appID: cfg.AppID, log: cfg.Logger, markerWait: cfg.MarkerWait, stores: map[string]*storeOutbox{}, pending: newPending()}
+	o := &Outbox{appID: cfg.AppID, log: cfg.Logger, res: cfg.Resiliency, markerWait: cfg.MarkerWait, stores: map[string]*storeOutbox{}, pending: newPending()}
 	if o.log == nil {
 		o.log = slog.Default()
 	}
@@ -136,6 +143,16 @@ func resolve(sc StoreConfig, stores map[string]*state.Component, pubsubs map[str
 		return nil, fmt.Errorf("outbox of state store %q: %s names pub/sub %q, which is not loaded", sc.Store, MetaPubSub, sc.InternalPubSub)
 	}
 	return &storeOutbox{cfg: sc, store: s, publish: publish}, nil
+}
+
+// publish sends one message under the pub/sub's outbound resiliency
+// policy. daprd publishes both the internal message and the relayed events
+// through its publisher, which applies that policy; the marker reads and
+// deletes stay outside any policy, as there.
+func (o *Outbox) publish(ctx context.Context, ps *pubsub.Component, req *pubsub.PublishRequest) error {
+	return o.res.ComponentOutbound(ps.Name, resiliency.Pubsub).Run(ctx, func(ctx context.Context) error {
+		return ps.Publish(ctx, req)
+	})
 }
 
 // Enabled reports whether the store has an outbox. It is safe on a nil

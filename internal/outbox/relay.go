@@ -189,7 +189,7 @@ func (so *storeOutbox) markerExists(ctx context.Context, m *message) (bool, erro
 func (o *Outbox) publishEvents(ctx context.Context, so *storeOutbox, m *message) error {
 	topic := so.cfg.PublishTopic
 	for _, ev := range m.Events {
-		err := so.publish.Publish(ctx, &pubsub.PublishRequest{Topic: topic, Data: ev, ContentType: pubsub.ContentTypeCloudEvent})
+		err := o.publish(ctx, so.publish, &pubsub.PublishRequest{Topic: topic, Data: ev, ContentType: pubsub.ContentTypeCloudEvent})
 		if err != nil {
 			return fmt.Errorf("outbox: publishing to topic %s of pub/sub %s: %w", topic, so.publish.Name, err)
 		}

@@ -39,6 +39,7 @@ type invocation struct {
 	internal     *grpc.Server
 	server       *invoke.Server // serves the internal API; actors hook in
 	tracing      *tracing.Provider
+	resiliency   *resiliency.Provider // for proxied gRPC calls
 	internalLn   net.Listener
 	internalPort int
 	wg           sync.WaitGroup
@@ -54,7 +55,7 @@ func namespaceOrDefault(ns string) string {
 }
 
 func startInvocation(ctx context.Context, opts options.Options, cfg *resources.Configuration, set *resources.Set, res *resiliency.Provider, mt *metrics.Metrics, tr *tracing.Provider, appPipeline middleware.Pipeline, log *slog.Logger) (*invocation, error) {
-	inv := &invocation{tracing: tr}
+	inv := &invocation{tracing: tr, resiliency: res}
 	ln, err := listenInternal(opts.InternalGRPCListenAddress, opts.InternalGRPCPort, opts.AppID)
 	if err != nil {
 		return nil, err
@@ -156,6 +157,7 @@ func (inv *invocation) proxyConfig(opts options.Options, side grpcproxy.Side) gr
 		},
 		AppAPIToken: opts.AppAPIToken,
 		Healthy:     inv.healthy,
+		Policy:      inv.resiliency.EndpointPolicy, // applied on the Caller side only
 	}
 }
 

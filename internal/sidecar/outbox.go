@@ -7,19 +7,20 @@ import (
 
 	"github.com/outrigger/outrigger/internal/options"
 	"github.com/outrigger/outrigger/internal/outbox"
+	"github.com/outrigger/outrigger/internal/resiliency"
 )
 
 // startOutbox checks the outbox settings of the state stores against the
 // loaded components and starts relaying their internal topics. It returns
 // nil when no store enables the outbox. It must run before the API serves:
 // a transaction's internal message needs its subscriber.
-func startOutbox(ctx context.Context, opts options.Options, comps *loaded, log *slog.Logger) (*outbox.Outbox, error) {
+func startOutbox(ctx context.Context, opts options.Options, comps *loaded, res *resiliency.Provider, log *slog.Logger) (*outbox.Outbox, error) {
 	if len(comps.outboxes) == 0 {
 		return nil, nil
 	}
 	box, err := outbox.New(outbox.Config{
 		AppID: opts.AppID, Namespace: opts.Namespace, Stores: comps.outboxes,
-		StateStores: comps.stateStores, PubSubs: comps.pubsubs, Logger: log,
+		StateStores: comps.stateStores, PubSubs: comps.pubsubs, Resiliency: res, Logger: log,
 	})
 	if err != nil {
 		return nil, err

@@ -68,7 +68,7 @@ func TestStartOutbox(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer comps.close(log)
-			box, err := startOutbox(ctx, options.Options{AppID: "myapp"}, comps, log)
+			box, err := startOutbox(ctx, options.Options{AppID: "myapp"}, comps, nil, log)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)

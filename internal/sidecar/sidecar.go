@@ -91,7 +91,7 @@ func Run(ctx context.Context, opts options.Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	box, err := startOutbox(ctx, opts, comps, log)
+	box, err := startOutbox(ctx, opts, comps, res, log)
 	if err != nil {
 		return err
 	}

@@ -26,12 +26,22 @@ func forward(ctx context.Context, in grpc.ServerStream, conn *grpc.ClientConn, m
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	up, err := conn.NewStream(metadata.NewOutgoingContext(ctx, md), anyStream, method,
-		grpc.ForceCodecV2(rawCodec{}))
+	up, err := newUpstream(ctx, conn, method, md)
 	if err != nil {
 		return err
 	}
+	return relay(in, up, cancel)
+}
 
+// newUpstream opens the call on conn; the call lives as long as ctx.
+func newUpstream(ctx context.Context, conn *grpc.ClientConn, method string, md metadata.MD) (grpc.ClientStream, error) {
+	return conn.NewStream(metadata.NewOutgoingContext(ctx, md), anyStream, method, grpc.ForceCodecV2(rawCodec{}))
+}
+
+// relay pumps frames both ways between the client and an open upstream
+// call until the upstream finishes, and returns its status. cancel ends the
+// upstream call; relay calls it when the client goes away.
+func relay(in grpc.ServerStream, up grpc.ClientStream, cancel context.CancelFunc) error {
 	fromClient := make(chan error, 1)
 	fromUpstream := make(chan error, 1)
 	go func() { fromClient <- clientToUpstream(in, up) }()
@@ -53,8 +63,8 @@ func forward(ctx context.Context, in grpc.ServerStream, conn *grpc.ClientConn, m
 		case err := <-fromUpstream:
 			var dErr downstreamError
 			if errors.As(err, &dErr) {
-				// The client cannot take more; the upstream is cancelled
-				// by the deferred cancel.
+				// The client cannot take more: end the upstream.
+				cancel()
 				return clientError(dErr.err)
 			}
 			// The upstream has finished, so its trailer is final.

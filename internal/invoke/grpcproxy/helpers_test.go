@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -37,7 +39,10 @@ type testApp struct {
 	mu        sync.Mutex
 	seen      map[string]metadata.MD
 	deadlines map[string]bool
-	cancelled chan string // bodies whose handler saw its context end
+	budgets   map[string]time.Duration // time left before the call's deadline, on arrival
+	cancelled chan string              // bodies whose handler saw its context end
+	calls     map[string]int
+	failFirst map[string]int // body → calls left to fail with Unavailable
 }
 
 func newTestApp(name string) *testApp {
@@ -45,17 +50,54 @@ func newTestApp(name string) *testApp {
 		name:      name,
 		seen:      map[string]metadata.MD{},
 		deadlines: map[string]bool{},
+		budgets:   map[string]time.Duration{},
 		cancelled: make(chan string, 16),
+		calls:     map[string]int{},
+		failFirst: map[string]int{},
 	}
+}
+
+// failNext makes the next n calls with body fail with Unavailable.
+func (a *testApp) failNext(body string, n int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.failFirst[body] = n
+}
+
+// count records one call with body and returns its number (from 1) and
+// whether it must fail.
+func (a *testApp) count(body string) (int, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.calls[body]++
+	fail := a.failFirst[body] > 0
+	if fail {
+		a.failFirst[body]--
+	}
+	return a.calls[body], fail
+}
+
+func (a *testApp) callsFor(body string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.calls[body]
 }
 
 func (a *testApp) record(ctx context.Context, body string) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	_, hasDeadline := ctx.Deadline()
+	dl, hasDeadline := ctx.Deadline()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.seen[body] = md
 	a.deadlines[body] = hasDeadline
+	a.budgets[body] = time.Until(dl)
+}
+
+// budget is the time the call with body had left when it arrived.
+func (a *testApp) budget(body string) time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.budgets[body]
 }
 
 func (a *testApp) metadataFor(body string) (metadata.MD, bool) {
@@ -105,6 +147,13 @@ func (a *testApp) UnaryCall(ctx context.Context, req *testpb.SimpleRequest) (*te
 	if err := grpc.SetTrailer(ctx, metadata.Pairs("x-app-trailer", body)); err != nil {
 		return nil, err
 	}
+	n, fail := a.count(body)
+	if err := grpc.SetHeader(ctx, metadata.Pairs("x-attempt", strconv.Itoa(n))); err != nil {
+		return nil, err
+	}
+	if fail {
+		return nil, status.Error(codes.Unavailable, "not ready yet")
+	}
 	if body == bodyBlock {
 		return nil, a.block(ctx, body)
 	}
@@ -117,6 +166,9 @@ func (a *testApp) UnaryCall(ctx context.Context, req *testpb.SimpleRequest) (*te
 func (a *testApp) StreamingOutputCall(req *testpb.StreamingOutputCallRequest, out grpc.ServerStreamingServer[testpb.StreamingOutputCallResponse]) error {
 	body := string(req.GetPayload().GetBody())
 	a.record(out.Context(), body)
+	if _, fail := a.count(body); fail {
+		return status.Error(codes.Unavailable, "not ready yet")
+	}
 	for i, p := range req.GetResponseParameters() {
 		part := fmt.Sprintf("%s#%d/%d", body, i, p.GetSize())
 		if err := out.Send(&testpb.StreamingOutputCallResponse{Payload: a.reply(part)}); err != nil {
@@ -229,7 +281,9 @@ const (
 	calleeAppToken = "callee-app-token"
 )
 
-func startTopology(t *testing.T) *topology {
+// startTopology starts the topology; opts adjust the caller sidecar's
+// configuration.
+func startTopology(t *testing.T, opts ...func(*Config)) *topology {
 	t.Helper()
 	tp := &topology{callerApp: newTestApp(callerID), calleeApp: newTestApp(calleeID)}
 	callerAppConn := startApp(t, tp.callerApp)
@@ -252,8 +306,12 @@ func startTopology(t *testing.T) *topology {
 		}
 		return nil, false, status.Errorf(codes.NotFound, "app %q not found", appID)
 	}
-	tp.conn = startSidecar(t, Config{AppID: callerID, Namespace: callerNS, Side: Caller, Target: target,
-		LocalApp: func() *grpc.ClientConn { return callerAppConn }, AppAPIToken: callerAppToken})
+	caller := Config{AppID: callerID, Namespace: callerNS, Side: Caller, Target: target,
+		LocalApp: func() *grpc.ClientConn { return callerAppConn }, AppAPIToken: callerAppToken}
+	for _, o := range opts {
+		o(&caller)
+	}
+	tp.conn = startSidecar(t, caller)
 	tp.client = testpb.NewTestServiceClient(tp.conn)
 	return tp
 }

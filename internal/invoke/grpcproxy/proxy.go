@@ -9,6 +9,8 @@ import (
 	"context"
 
 	"google.golang.org/grpc"
+
+	"github.com/outrigger/outrigger/internal/resiliency"
 )
 
 // Side says which server the handler is installed on.
@@ -48,6 +50,11 @@ type Config struct {
 	AppAPIToken string
 	// Healthy, when set, gates calls to the local app.
 	Healthy func() bool
+	// Policy, when set, returns the resiliency policy of calls to appID
+	// (its apps target, else the default app policies). As in Dapr it
+	// applies on the Caller side to calls forwarded to another app's
+	// sidecar only, never to calls into the local app (see resiliency.go).
+	Policy func(appID string) resiliency.Policy
 }
 
 // Handler returns the stream handler to install with

@@ -17,6 +17,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/outrigger/outrigger/internal/resources"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -358,9 +360,18 @@ func TestRegisteredServiceStillServed(t *testing.T) {
 }
 
 // TestNoGoroutineLeak runs every kind of call, including ones cut short,
-// and checks that the goroutine count returns to where it started.
+// and checks that the goroutine count returns to where it started, with
+// and without a resiliency policy (replayed calls read the request on a
+// goroutine of their own).
 func TestNoGoroutineLeak(t *testing.T) {
-	tp := startTopology(t)
+	t.Run("no policy", func(t *testing.T) { checkNoGoroutineLeak(t, startTopology(t)) })
+	t.Run("retry policy", func(t *testing.T) {
+		p := appPolicy(t, retries(2, nil), resources.EndpointPolicyNames{Retry: "fast"})
+		checkNoGoroutineLeak(t, startTopology(t, withPolicy(p)))
+	})
+}
+
+func checkNoGoroutineLeak(t *testing.T, tp *topology) {
 	runAll := func() {
 		ctx := toApp(testCtx(t), calleeID)
 		if _, err := tp.client.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {

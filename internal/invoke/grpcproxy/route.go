@@ -21,29 +21,43 @@ func (p *proxy) handle(_ any, in grpc.ServerStream) error {
 	}
 	ctx := in.Context()
 	md, _ := metadata.FromIncomingContext(ctx)
-	conn, out, err := p.route(ctx, md)
+	conn, out, local, err := p.route(ctx, md)
 	if err != nil {
 		return err
 	}
-	return forward(ctx, in, conn, method, out)
+	pol := p.policyFor(targetID(md), local)
+	if pol.IsZero() {
+		return forward(ctx, in, conn, method, out)
+	}
+	c := &proxied{p: p, in: in, method: method, md: md, conn: conn, out: out}
+	switch {
+	case isStream(md):
+		return c.stream(pol)
+	case pol.HasRetries():
+		return c.replay(pol)
+	default:
+		return c.whole(pol)
+	}
 }
 
-// route picks the connection to forward on and the metadata to send.
-func (p *proxy) route(ctx context.Context, md metadata.MD) (*grpc.ClientConn, metadata.MD, error) {
+// route picks the connection to forward on and the metadata to send;
+// local reports a call to this sidecar's own app.
+func (p *proxy) route(ctx context.Context, md metadata.MD) (conn *grpc.ClientConn, out metadata.MD, local bool, err error) {
 	target := targetID(md)
 	if target == "" {
 		// Dapr returns a plain error here, which grpc reports as Unknown.
-		return nil, nil, status.Error(codes.Unknown,
+		return nil, nil, false, status.Error(codes.Unknown,
 			"failed to proxy request: required metadata "+keyCalleeAppID+" or "+keyAppID+" not found")
 	}
 	if p.isSelf(target) {
-		return p.local(md)
+		conn, out, err = p.local(md)
+		return conn, out, true, err
 	}
 	if p.cfg.Side == Callee {
 		// The caller resolved this sidecar for another app, e.g. from a
 		// stale name-resolution entry. Forwarding again could loop, and
 		// serving it locally would reach the wrong app.
-		return nil, nil, status.Errorf(codes.Unavailable,
+		return nil, nil, false, status.Errorf(codes.Unavailable,
 			"failed to proxy request: this sidecar hosts app %q, not %q", p.cfg.AppID, target)
 	}
 	return p.remote(ctx, md, target)
@@ -93,16 +107,17 @@ func (p *proxy) local(md metadata.MD) (*grpc.ClientConn, metadata.MD, error) {
 
 // remote prepares a call to the target app's sidecar, stamped with who is
 // calling so the callee can route it and its app can see the caller.
-func (p *proxy) remote(ctx context.Context, md metadata.MD, target string) (*grpc.ClientConn, metadata.MD, error) {
+func (p *proxy) remote(ctx context.Context, md metadata.MD, target string) (*grpc.ClientConn, metadata.MD, bool, error) {
 	if p.cfg.Target == nil {
-		return nil, nil, status.Error(codes.Internal, "failed to proxy request: remote invocation is not configured")
+		return nil, nil, false, status.Error(codes.Internal, "failed to proxy request: remote invocation is not configured")
 	}
 	conn, self, err := p.cfg.Target(ctx, target)
 	if err != nil {
-		return nil, nil, targetError(target, err)
+		return nil, nil, false, targetError(target, err)
 	}
 	if self {
-		return p.local(md)
+		conn, out, err := p.local(md)
+		return conn, out, true, err
 	}
 	out := forwardable(md)
 	out.Set(keyCallerAppID, p.cfg.AppID)
@@ -110,7 +125,7 @@ func (p *proxy) remote(ctx context.Context, md metadata.MD, target string) (*grp
 	if p.cfg.Namespace != "" {
 		out.Set(keyCallerNamespace, p.cfg.Namespace)
 	}
-	return conn, out, nil
+	return conn, out, false, nil
 }
 
 // targetError keeps a status the resolver chose and otherwise reports the
