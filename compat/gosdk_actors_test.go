@@ -513,6 +513,9 @@ func startPlacement(t *testing.T) string {
 		"--metrics-port", strconv.Itoa(harness.FreePort(t)),
 		"--listen-address", "127.0.0.1",
 		"--healthz-listen-address", "127.0.0.1",
+		// Its own Raft port: the default 8201 may be taken by another
+		// placement on the machine.
+		"--id", "p0", "--initial-cluster", "p0=127.0.0.1:"+strconv.Itoa(harness.FreePort(t)),
 		"--log-level", "warn",
 	)
 	out := &strings.Builder{}
