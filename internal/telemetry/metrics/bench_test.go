@@ -6,9 +6,11 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	commonv1 "github.com/dapr/dapr/pkg/proto/common/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/outrigger/outrigger/internal/resiliency"
 	"github.com/outrigger/outrigger/internal/resources"
 )
 
@@ -82,5 +84,53 @@ func BenchmarkComponentCalled(b *testing.B) {
 				tc.m.ComponentCalled(KindState, "store", OpGet, nil, start)
 			}
 		})
+	}
+}
+
+// BenchmarkServiceInvocation is what metrics add to one service invocation
+// of the local app over HTTP: the invoker's dapr_runtime_service_invocation_*
+// series and the app channel's dapr_http_client_* series (the fake channel
+// answers at once, so the figures are the wrappers' own cost, including
+// the response allocation both variants make).
+func BenchmarkServiceInvocation(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		m    *Metrics
+	}{{"off", nil}, {"on", newTest(b, resources.MetricSpec{})}} {
+		b.Run(tc.name, func(b *testing.B) {
+			inv := tc.m.WrapInvoker(fakeInvoker{&fakeChannel{protocol: "http", code: 200, body: `{"ok":true}`}})
+			ch := tc.m.WrapAppChannel(&fakeChannel{protocol: "http", code: 200, body: `{"ok":true}`})
+			ctx := context.Background()
+			req := appRequest(commonv1.HTTPExtension_POST, "echo", "")
+			buf := make([]byte, 64)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := inv.Invoke(ctx, "bench", req); err != nil {
+					b.Fatal(err)
+				}
+				resp, err := ch.Invoke(ctx, req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					if _, err := resp.Body.Read(buf); err != nil {
+						break
+					}
+				}
+				_ = resp.Body.Close()
+			}
+		})
+	}
+}
+
+// BenchmarkResiliencyExecuted is dapr_resiliency_count for one call under
+// a timeout and a retry policy.
+func BenchmarkResiliencyExecuted(b *testing.B) {
+	obs := newTest(b, resources.MetricSpec{}).ResiliencyObserver()
+	t := resiliency.Target{Type: resiliency.TargetComponent, Name: "statestore", ComponentKind: resiliency.Statestore, Direction: resiliency.Outbound}
+	b.ReportAllocs()
+	for b.Loop() {
+		obs.PolicyExecuted(t, resiliency.KindTimeout)
+		obs.PolicyExecuted(t, resiliency.KindRetry)
 	}
 }

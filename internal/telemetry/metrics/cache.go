@@ -54,3 +54,20 @@ func (c *children[K, V]) store(k K, v V) bool {
 	c.m.Store(&next)
 	return true
 }
+
+// cached returns the value of k, building it on a miss and keeping it under
+// the key build returns (a copy of k whose strings no longer share memory
+// with the request). A build that fails (ok false) is not kept, so it is
+// tried again next time. Hot paths use it for the instruments of a label
+// tuple: a hit is one lock-free map read, where the client library would
+// hash the label values and take a lock on every call.
+func cached[K comparable, V any](c *children[K, V], k K, build func() (K, V, bool)) (V, bool) {
+	if v, ok := c.lookup(k); ok {
+		return v, true
+	}
+	keep, v, ok := build()
+	if ok {
+		c.store(keep, v)
+	}
+	return v, ok
+}

@@ -75,7 +75,7 @@ func (m *Metrics) GRPCServerOptions() []grpc.ServerOption {
 }
 
 func (m *Metrics) unaryServer(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-	start := time.Now()
+	start := now()
 	resp, err := next(ctx, req)
 	var sent int
 	if err == nil {
@@ -86,7 +86,7 @@ func (m *Metrics) unaryServer(ctx context.Context, req any, info *grpc.UnaryServ
 }
 
 func (m *Metrics) streamServer(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
-	start := time.Now()
+	start := now()
 	cs := &countingServerStream{ServerStream: ss}
 	err := next(srv, cs)
 	m.grpcServerDone(info.FullMethod, err, cs.recv, cs.sent, start)
@@ -155,7 +155,7 @@ func (m *Metrics) GRPCClientOptions() []grpc.DialOption {
 }
 
 func (m *Metrics) unaryClient(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	start := time.Now()
+	start := now()
 	err := invoker(ctx, method, req, reply, cc, opts...)
 	var recv int
 	if err == nil {
@@ -166,7 +166,7 @@ func (m *Metrics) unaryClient(ctx context.Context, method string, req, reply any
 }
 
 func (m *Metrics) streamClient(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	start := time.Now()
+	start := now()
 	cs, err := streamer(ctx, desc, cc, method, opts...)
 	if err != nil {
 		m.grpcClientDone(method, status.Code(err), 0, 0, start)

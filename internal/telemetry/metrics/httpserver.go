@@ -45,7 +45,7 @@ func (m *Metrics) HTTPMiddleware(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
+		start := now()
 		rec := &recorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		m.httpServerDone(r, rec, start)

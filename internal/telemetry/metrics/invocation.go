@@ -3,7 +3,6 @@ package metrics
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/outrigger/outrigger/internal/appchannel"
 )
@@ -31,7 +30,7 @@ type invoker struct {
 func (i *invoker) Invoke(ctx context.Context, appID string, req *appchannel.Request) (*appchannel.Response, error) {
 	method := i.m.methodLabel(req.Message.GetMessage().GetMethod())
 	i.m.InvocationRequestSent(appID, method)
-	start := time.Now()
+	start := now()
 	resp, err := i.Invoker.Invoke(ctx, appID, req)
 	code := 500 // the call failed before an answer
 	if err == nil {
@@ -79,5 +78,5 @@ func (c *calleeChannel) Invoke(ctx context.Context, req *appchannel.Request) (*a
 // methodLabel is the method label of the service invocation metrics,
 // bounded like the HTTP path label (pathMatching, low cardinality, cap).
 func (m *Metrics) methodLabel(method string) string {
-	return strings.TrimPrefix(m.paths.label("/"+strings.TrimPrefix(method, "/")), "/")
+	return strings.TrimPrefix(m.paths.methodPath(strings.TrimPrefix(method, "/")), "/")
 }

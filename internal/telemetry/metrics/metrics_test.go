@@ -373,3 +373,19 @@ func TestConcurrentRecording(t *testing.T) {
 		t.Errorf("state count = %v", got)
 	}
 }
+
+// now is only for latencies: it must carry a monotonic reading (so Since
+// ignores wall-clock steps) and never run backwards.
+func TestNowIsMonotonic(t *testing.T) {
+	a := now()
+	b := now()
+	if b.Before(a) {
+		t.Errorf("now went backwards: %v then %v", a, b)
+	}
+	if a.Round(0) == a {
+		t.Errorf("now() = %v has no monotonic reading", a)
+	}
+	if d := time.Since(a); d < 0 {
+		t.Errorf("time.Since(now()) = %v", d)
+	}
+}

@@ -28,7 +28,8 @@ type pathLabeler struct {
 	mux       *http.ServeMux // nil without pathMatching
 	hasRoot   bool           // "/" is one of the patterns: it catches the rest
 
-	seen children[string, struct{}] // the path labels kept so far
+	seen    children[string, struct{}] // the path labels kept so far
+	methods children[string, string]   // invoked method name -> its label
 }
 
 func newPathLabeler(spec *resources.MetricHTTP) (pl *pathLabeler, err error) {
@@ -76,6 +77,19 @@ func (pl *pathLabeler) label(p string) string {
 		return ""
 	}
 	return pl.bounded(maskIDs(p))
+}
+
+// methodPath is label("/"+method) for the method of a service
+// invocation, remembered by method so the hot path neither builds the path
+// nor masks it again. A label never changes once given (see bounded), so
+// remembering it is exact.
+func (pl *pathLabeler) methodPath(method string) string {
+	if l, ok := pl.methods.lookup(method); ok {
+		return l
+	}
+	l := pl.label("/" + method)
+	pl.methods.store(strings.Clone(method), l)
+	return l
 }
 
 // match finds the pathMatching pattern for p. "/" only matches as a

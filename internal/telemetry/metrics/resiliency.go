@@ -14,6 +14,15 @@ type resiliencyMetrics struct {
 	executed    *vec[prometheus.Counter]
 	activations *vec[prometheus.Counter]
 	cbState     *vec[prometheus.Gauge]
+
+	// executedCache holds dapr_resiliency_count's series by target and
+	// policy kind: every call under a policy counts, so it is hot.
+	executedCache *children[policyKey, prometheus.Counter]
+}
+
+type policyKey struct {
+	target resiliency.Target
+	kind   resiliency.Kind
 }
 
 func newResiliencyMetrics(m *Metrics) resiliencyMetrics {
@@ -23,6 +32,8 @@ func newResiliencyMetrics(m *Metrics) resiliencyMetrics {
 		executed:    m.counter("dapr_resiliency_count", "Number of times a resiliency policy has been applied to a building block.", labels...),
 		activations: m.counter("dapr_resiliency_activations_total", "Number of times a resiliency policy has been activated in a building block after a failure or after a state change.", labels...),
 		cbState:     m.gauge("dapr_resiliency_cb_state", "A circuit breaker's current state: 1 for the active state, 0 for the others.", labels...),
+
+		executedCache: &children[policyKey, prometheus.Counter]{},
 	}
 }
 
@@ -49,7 +60,14 @@ func (o resiliencyObserver) PolicyLoaded(resource string) {
 // The Observer does not say which Resiliency resource a policy came from
 // (policies of all resources are merged), so the name label is empty.
 func (o resiliencyObserver) PolicyExecuted(t resiliency.Target, kind resiliency.Kind) {
-	if c, ok := o.m.res.executed.with(o.m.appID, "", string(kind), o.m.namespace, string(t.Direction), target(t), ""); ok {
+	r := &o.m.res
+	c, ok := cached(r.executedCache, policyKey{t, kind}, func() (policyKey, prometheus.Counter, bool) {
+		c, ok := r.executed.with(o.m.appID, "", string(kind), o.m.namespace, string(t.Direction), target(t), "")
+		keep := t
+		keep.Name = strings.Clone(t.Name)
+		return policyKey{keep, kind}, c, ok
+	})
+	if ok {
 		c.Inc()
 	}
 }

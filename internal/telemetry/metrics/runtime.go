@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,13 @@ type runtimeMetrics struct {
 	resSent    *vec[prometheus.Counter]
 	resRecv    *vec[prometheus.Counter]
 	resLatency *vec[prometheus.Observer]
+
+	// The series of the invocation hot path by their label tuples: the
+	// other app's id, the method and, for answers, the status.
+	reqSentCache *children[[2]string, prometheus.Counter]
+	reqRecvCache *children[[2]string, prometheus.Counter]
+	resSentCache *children[[3]string, prometheus.Counter]
+	resRecvCache *children[[3]string, httpChildren]
 }
 
 func newRuntimeMetrics(m *Metrics) runtimeMetrics {
@@ -36,6 +44,11 @@ func newRuntimeMetrics(m *Metrics) runtimeMetrics {
 		resSent:    m.counter("dapr_runtime_service_invocation_res_sent_total", "The number of responses sent via service invocation.", "app_id", "destination_app_id", "method", "status"),
 		resRecv:    m.counter("dapr_runtime_service_invocation_res_recv_total", "The number of responses received via service invocation.", "app_id", "source_app_id", "method", "status"),
 		resLatency: m.histogram("dapr_runtime_service_invocation_res_recv_latency_ms", "The latency of service invocation responses, in milliseconds.", m.latency, "app_id", "source_app_id", "method", "status"),
+
+		reqSentCache: &children[[2]string, prometheus.Counter]{},
+		reqRecvCache: &children[[2]string, prometheus.Counter]{},
+		resSentCache: &children[[3]string, prometheus.Counter]{},
+		resRecvCache: &children[[3]string, httpChildren]{},
 	}
 	r.loaded, _ = loaded.with(m.appID)
 	return r
@@ -70,7 +83,7 @@ func (m *Metrics) InvocationRequestSent(destAppID, method string) {
 	if m == nil {
 		return
 	}
-	if c, ok := m.runtime.reqSent.with(m.appID, destAppID, method); ok {
+	if c, ok := counterSeries(m.runtime.reqSentCache, m.runtime.reqSent, m.appID, destAppID, method); ok {
 		c.Inc()
 	}
 }
@@ -81,12 +94,16 @@ func (m *Metrics) InvocationResponseReceived(destAppID, method string, status in
 	if m == nil {
 		return
 	}
-	st := statusLabel(status)
-	if c, ok := m.runtime.resRecv.with(m.appID, destAppID, method, st); ok {
-		c.Inc()
-	}
-	if h, ok := m.runtime.resLatency.with(m.appID, destAppID, method, st); ok {
-		h.Observe(sinceMillis(start))
+	r := &m.runtime
+	k := [3]string{destAppID, method, statusLabel(status)}
+	ch, ok := cached(r.resRecvCache, k, func() ([3]string, httpChildren, bool) {
+		c, ok1 := r.resRecv.with(m.appID, k[0], k[1], k[2])
+		h, ok2 := r.resLatency.with(m.appID, k[0], k[1], k[2])
+		return [3]string{strings.Clone(k[0]), strings.Clone(k[1]), k[2]}, httpChildren{count: c, latency: h}, ok1 && ok2
+	})
+	if ok {
+		ch.count.Inc()
+		ch.latency.Observe(sinceMillis(start))
 	}
 }
 
@@ -95,7 +112,7 @@ func (m *Metrics) InvocationRequestReceived(sourceAppID, method string) {
 	if m == nil {
 		return
 	}
-	if c, ok := m.runtime.reqRecv.with(m.appID, sourceAppID, method); ok {
+	if c, ok := counterSeries(m.runtime.reqRecvCache, m.runtime.reqRecv, m.appID, sourceAppID, method); ok {
 		c.Inc()
 	}
 }
@@ -105,7 +122,22 @@ func (m *Metrics) InvocationResponseSent(sourceAppID, method string, status int)
 	if m == nil {
 		return
 	}
-	if c, ok := m.runtime.resSent.with(m.appID, sourceAppID, method, statusLabel(status)); ok {
+	r := &m.runtime
+	k := [3]string{sourceAppID, method, statusLabel(status)}
+	c, ok := cached(r.resSentCache, k, func() ([3]string, prometheus.Counter, bool) {
+		c, ok := r.resSent.with(m.appID, k[0], k[1], k[2])
+		return [3]string{strings.Clone(k[0]), strings.Clone(k[1]), k[2]}, c, ok
+	})
+	if ok {
 		c.Inc()
 	}
+}
+
+// counterSeries is the counter of (appID, other, method), cached by
+// (other, method).
+func counterSeries(cache *children[[2]string, prometheus.Counter], v *vec[prometheus.Counter], appID, other, method string) (prometheus.Counter, bool) {
+	return cached(cache, [2]string{other, method}, func() ([2]string, prometheus.Counter, bool) {
+		c, ok := v.with(appID, other, method)
+		return [2]string{strings.Clone(other), strings.Clone(method)}, c, ok
+	})
 }

@@ -315,3 +315,40 @@ func TestServiceInvocationMetrics(t *testing.T) {
 		t.Error("WrapCalleeChannel(nil) is not nil")
 	}
 }
+
+// The invocation and app-channel series are cached by their raw label
+// values; the Configuration's rules still apply, on every call.
+func TestInvocationSeriesKeepRules(t *testing.T) {
+	m := newTest(t, resources.MetricSpec{Rules: []resources.MetricsRule{
+		{Name: "dapr_runtime_service_invocation_req_sent_total", Labels: []resources.MetricLabel{
+			{Name: "destination_app_id", Regex: map[string]string{"tenant": "tenant-[0-9]+"}},
+		}},
+		{Name: "dapr_http_client_completed_count", Labels: []resources.MetricLabel{
+			{Name: "path", Regex: map[string]string{"/orders/": "/orders/.+"}},
+		}},
+	}})
+	inv := m.WrapInvoker(fakeInvoker{&fakeChannel{protocol: "http", code: 200}})
+	ch := m.WrapAppChannel(&fakeChannel{protocol: "http", code: 200})
+	for _, dest := range []string{"tenant-1", "tenant-2", "tenant-1"} {
+		if _, err := inv.Invoke(context.Background(), dest, appRequest(commonv1.HTTPExtension_GET, "ping", "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"1", "2", "1"} {
+		resp, err := ch.Invoke(context.Background(), appRequest(commonv1.HTTPExtension_GET, "orders/"+id, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+	}
+	wantSeries(t, m, "dapr_runtime_service_invocation_req_sent_total", map[string]float64{"app_id=app1,destination_app_id=tenant,method=ping": 3})
+	wantSeries(t, m, "dapr_runtime_service_invocation_res_recv_total", map[string]float64{
+		"app_id=app1,method=ping,source_app_id=tenant-1,status=200": 2,
+		"app_id=app1,method=ping,source_app_id=tenant-2,status=200": 1,
+	})
+	wantSeries(t, m, "dapr_http_client_completed_count", map[string]float64{"app_id=app1,method=GET,path=/orders/,status=200": 3})
+	wantSeries(t, m, "dapr_http_client_sent_bytes", map[string]float64{
+		"app_id=app1,method=GET,path=/orders/1": 2,
+		"app_id=app1,method=GET,path=/orders/2": 1,
+	})
+}

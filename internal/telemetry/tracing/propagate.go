@@ -59,22 +59,28 @@ func FromGRPC(md metadata.MD) (trace.SpanContext, bool) {
 }
 
 func fromMetadata(get func(key string) []string) (trace.SpanContext, bool) {
-	var ts string
-	if v := get(HeaderTracestate); len(v) > 0 {
-		ts = v[0]
-	}
+	// tracestate is only looked up beside a trace header: most calls carry
+	// none, and on the gRPC server each missing key costs a scan of all
+	// the call's metadata.
 	if v := get(MetadataBinary); len(v) > 0 {
 		if sc, ok := DecodeBinary([]byte(v[0])); ok {
-			if ts != "" {
+			if ts := firstValue(get(HeaderTracestate)); ts != "" {
 				sc = sc.WithTraceState(ParseTracestate(ts))
 			}
 			return sc, true
 		}
 	}
 	if v := get(HeaderTraceparent); len(v) > 0 {
-		return FromW3C(v[0], ts)
+		return FromW3C(v[0], firstValue(get(HeaderTracestate)))
 	}
 	return trace.SpanContext{}, false
+}
+
+func firstValue(v []string) string {
+	if len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // ExtractGRPC returns ctx carrying the trace context of its incoming gRPC
