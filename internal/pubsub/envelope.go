@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,14 +79,12 @@ func NewEnvelope(req EnvelopeRequest) ([]byte, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	var ce map[string]any
-	if IsCloudEventContentType(req.ContentType) {
-		var err error
-		if ce, err = fromCloudEvent(req, now); err != nil {
-			return nil, err
-		}
-	} else {
-		ce = newCloudEvent(req, now)
+	if !IsCloudEventContentType(req.ContentType) {
+		return appendCloudEvent(nil, req, now), nil
+	}
+	ce, err := fromCloudEvent(req, now)
+	if err != nil {
+		return nil, err
 	}
 	if req.TTL > 0 {
 		ce[CEExpiration] = now.Add(req.TTL).UTC().Format(time.RFC3339)
@@ -97,8 +96,14 @@ func NewEnvelope(req EnvelopeRequest) ([]byte, error) {
 	return b, nil
 }
 
-// newCloudEvent builds Dapr's envelope around a plain payload.
-func newCloudEvent(req EnvelopeRequest, now time.Time) map[string]any {
+// envelopeOverhead is about the size of an envelope without its data, so
+// one allocation usually holds the whole event.
+const envelopeOverhead = 512
+
+// appendCloudEvent writes Dapr's envelope around a plain payload. The
+// attributes are written in sorted order, the order encoding/json gives
+// a map, so the bytes match what marshalling the envelope as a map did.
+func appendCloudEvent(dst []byte, req EnvelopeRequest, now time.Time) []byte {
 	o := overridesFrom(req.Metadata)
 	id := o.get("id", "")
 	if id == "" {
@@ -118,42 +123,62 @@ func newCloudEvent(req EnvelopeRequest, now time.Time) map[string]any {
 	if ct == "" {
 		ct = defaultContentType
 	}
-	ce := map[string]any{
-		CEID:              id,
-		CESource:          o.get("source", req.Source),
-		CEType:            typ,
-		CESpecVersion:     SpecVersion,
-		CEDataContentType: ct,
-		CETopic:           req.Topic,
-		CEPubSubName:      req.PubSub,
-		CETraceID:         trace,
-		CETraceParent:     trace,
-		CETraceState:      o.get("tracestate", req.TraceState),
-		CETime:            now.Format(time.RFC3339),
+	dst = slices.Grow(dst, envelopeOverhead+len(req.Data))
+	dst = append(dst, '{')
+	dst = appendData(dst, ct, req.Data)
+	dst = appendAttr(dst, CEDataContentType, ct)
+	if req.TTL > 0 {
+		dst = appendAttr(dst, CEExpiration, now.Add(req.TTL).UTC().Format(time.RFC3339))
 	}
+	dst = appendAttr(dst, CEID, id)
+	dst = appendAttr(dst, CEPubSubName, req.PubSub)
+	dst = appendAttr(dst, CESource, o.get("source", req.Source))
+	dst = appendAttr(dst, CESpecVersion, SpecVersion)
 	if s := o.get("subject", ""); s != "" {
-		ce[CESubject] = s
+		dst = appendAttr(dst, CESubject, s)
 	}
-	field, data := encodeData(ct, req.Data)
-	ce[field] = data
-	return ce
+	dst = append(dst, `,"`+CETime+`":"`...)
+	dst = append(now.AppendFormat(dst, time.RFC3339), '"')
+	dst = appendAttr(dst, CETopic, req.Topic)
+	dst = appendAttr(dst, CETraceID, trace)
+	dst = appendAttr(dst, CETraceParent, trace)
+	dst = appendAttr(dst, CETraceState, o.get("tracestate", req.TraceState))
+	dst = appendAttr(dst, CEType, typ)
+	return append(dst, '}')
 }
 
-// encodeData picks the data field and value for a content type: JSON types
-// embed the parsed value (numbers exact; unparsable → the raw string),
-// binary types go to data_base64, anything else is a string.
-func encodeData(ct string, data []byte) (string, any) {
+// appendAttr writes `,"name":value`; name needs no escaping.
+func appendAttr(dst []byte, name, value string) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, name...)
+	dst = append(dst, '"', ':')
+	return appendJSONString(dst, value)
+}
+
+// appendData writes the data member for a content type: JSON types embed
+// the first JSON value re-encoded (numbers exact; unparsable → the raw
+// string), binary types go to data_base64, anything else is a string.
+func appendData(dst []byte, ct string, data []byte) []byte {
 	switch {
 	case IsJSONContentType(ct):
-		v, err := decodeFirst(data)
-		if err != nil {
-			return CEData, string(data)
+		dst = append(dst, `"`+CEData+`":`...)
+		if out, ok := appendCanonicalJSON(dst, data); ok {
+			return out
 		}
-		return CEData, v
+		// What the fast path declines: let encoding/json decide.
+		if v, err := decodeFirst(data); err == nil {
+			if b, err := json.Marshal(v); err == nil {
+				return append(dst, b...)
+			}
+		}
 	case IsBinaryContentType(ct):
-		return CEDataBase64, base64.StdEncoding.EncodeToString(data)
+		dst = append(dst, `"`+CEDataBase64+`":"`...)
+		dst = base64.StdEncoding.AppendEncode(dst, data)
+		return append(dst, '"')
+	default:
+		dst = append(dst, `"`+CEData+`":`...)
 	}
-	return CEData, string(data)
+	return appendJSONString(dst, data)
 }
 
 // decodeFirst decodes the first JSON value of data with exact numbers.
@@ -217,15 +242,41 @@ func ParseEnvelope(data []byte) (map[string]any, error) {
 // Expired reports whether the CloudEvent's `expiration` is before now.
 // Missing or unparsable expirations never expire.
 func Expired(ce map[string]any, now time.Time) bool {
-	s, ok := ce[CEExpiration].(string)
-	if !ok {
+	s, _ := ce[CEExpiration].(string)
+	return ExpiredAt(s, now)
+}
+
+// ExpiredAt reports whether an `expiration` attribute is before now; an
+// empty or unparsable one never expires.
+func ExpiredAt(expiration string, now time.Time) bool {
+	if expiration == "" {
 		return false
 	}
-	exp, err := time.Parse(time.RFC3339, s)
+	exp, err := time.Parse(time.RFC3339, expiration)
 	if err != nil {
 		return false
 	}
 	return exp.Before(now)
+}
+
+// EnvelopeHead holds the attributes the delivery path reads from every
+// event. Each is the attribute's value when it is a string, else "".
+type EnvelopeHead struct {
+	ID, TraceParent, TraceState, Expiration string
+}
+
+// ScanEnvelope checks that data is a CloudEvent, a JSON object, exactly as
+// ParseEnvelope does (with the same error), and reads its head without
+// decoding the rest: delivering an event over HTTP needs nothing more.
+func ScanEnvelope(data []byte) (EnvelopeHead, error) {
+	head, ok := scanHead(data)
+	if ok {
+		return head, nil
+	}
+	if _, err := ParseEnvelope(data); err != nil {
+		return EnvelopeHead{}, err
+	}
+	return EnvelopeHead{}, errors.New("not a JSON object") // unreachable: the two agree
 }
 
 // overrides are the `cloudevent.*` metadata values, keyed by the lowercased

@@ -223,3 +223,32 @@ func TestBulkGRPCUnimplementedDrops(t *testing.T) {
 		t.Fatalf("%d dead letters, want 1", n)
 	}
 }
+
+// TestBulkRequestMarshalMatchesEncodingJSON: the hand-written encoder
+// gives json.Marshal's bytes (and errors) for every shape of request.
+func TestBulkRequestMarshalMatchesEncodingJSON(t *testing.T) {
+	events := []json.RawMessage{
+		json.RawMessage(`{"id":"1","data":{"a":[1,2]},"s":"q\"x\\\\"}`),
+		json.RawMessage(" {\n \"id\" : \"ws\" } "),
+		json.RawMessage(`{"html":"<b>&</b>","x":"\u2028"}`),
+		json.RawMessage("{\"raw\":\"\u2028\u2029\"}"),
+		json.RawMessage(`"aGVsbG8="`),
+		nil,
+	}
+	md := map[string]string{"b": "2", "a": "<1>", "é": "\x00"}
+	for i, ev := range events {
+		req := bulkRequest{ID: "id", Type: bulkEventType, Topic: "t<1>", PubsubName: "ps", Metadata: md,
+			Entries: []bulkEntry{{EntryID: "e1", Event: ev, Metadata: md, ContentType: "application/cloudevents+json"}, {EntryID: "e2", Event: events[0]}}}
+		want, werr := json.Marshal(req)
+		got, gerr := req.marshal()
+		if string(got) != string(want) || (werr == nil) != (gerr == nil) {
+			t.Errorf("event %d:\n got %s (%v)\nwant %s (%v)", i, got, gerr, want, werr)
+		}
+	}
+	for _, bad := range []json.RawMessage{json.RawMessage(`{`), json.RawMessage{}} {
+		req := bulkRequest{Entries: []bulkEntry{{Event: bad}}}
+		if _, err := req.marshal(); err == nil {
+			t.Errorf("marshal accepted the event %q", bad)
+		}
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	runtimev1 "github.com/dapr/dapr/pkg/proto/runtime/v1"
@@ -55,11 +57,12 @@ func (e *Engine) deliverBulkHTTP(ctx context.Context, s *subscription, route str
 		}
 		req.Entries = append(req.Entries, ent)
 	}
-	body, err := json.Marshal(req)
+	body, err := req.marshal()
 	if err != nil {
 		return nil, fmt.Errorf("encoding the bulk request: %w", err)
 	}
-	hdr := map[string][]string{"pubsubName": {s.pubsub}}
+	hdr := headers{}
+	hdr.set("pubsubName", s.pubsub)
 	code, answer, err := e.callHTTP(ctx, route, "application/json", hdr, body)
 	switch {
 	case err != nil:
@@ -85,6 +88,122 @@ func (e *Engine) deliverBulkHTTP(ctx context.Context, s *subscription, route str
 		}
 	}
 	return statuses, nil
+}
+
+// marshal encodes the request exactly as json.Marshal does, writing the
+// events, most often already in their final form, without the reflection
+// and the second pass over every event that json.Marshal takes.
+func (r *bulkRequest) marshal() ([]byte, error) {
+	size := 256
+	for _, e := range r.Entries {
+		size += len(e.Event) + 128
+	}
+	b := make([]byte, 0, size)
+	b = appendMember(b, '{', "id", r.ID)
+	b = appendMember(b, ',', "type", r.Type)
+	b = appendMember(b, ',', "topic", r.Topic)
+	b = appendMember(b, ',', "pubsubname", r.PubsubName)
+	b = appendStringMap(append(b, `,"metadata":`...), r.Metadata)
+	b = append(b, `,"entries":`...)
+	if r.Entries == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, e := range r.Entries {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendMember(b, '{', "entryId", e.EntryID)
+			b = append(b, `,"event":`...)
+			var err error
+			if b, err = appendRawJSON(b, e.Event); err != nil {
+				return nil, err
+			}
+			b = appendStringMap(append(b, `,"metadata":`...), e.Metadata)
+			b = appendMember(b, ',', "contentType", e.ContentType)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}'), nil
+}
+
+// appendMember writes sep, then "name":value; name needs no escaping.
+func appendMember(b []byte, sep byte, name, value string) []byte {
+	b = append(b, sep, '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return appendJSONString(b, value)
+}
+
+// appendJSONString writes s as json.Marshal does.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// appendStringMap writes m as json.Marshal does: keys sorted, nil as null.
+func appendStringMap(b []byte, m map[string]string) []byte {
+	if m == nil {
+		return append(b, "null"...)
+	}
+	keys := slices.Sorted(maps.Keys(m))
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(appendJSONString(b, k), ':')
+		b = appendJSONString(b, m[k])
+	}
+	return append(b, '}')
+}
+
+// appendRawJSON writes a json.RawMessage as json.Marshal does: a valid
+// event that is already compact, with <, >, & and U+2028/U+2029 escaped
+// (our envelopes are), is copied; any other goes through json.Marshal,
+// which compacts, escapes or refuses it.
+func appendRawJSON(b, raw []byte) ([]byte, error) {
+	if raw == nil {
+		return append(b, "null"...), nil
+	}
+	if json.Valid(raw) && compactAndEscaped(raw) {
+		return append(b, raw...), nil
+	}
+	out, err := json.Marshal(json.RawMessage(raw))
+	if err != nil {
+		return nil, err
+	}
+	return append(b, out...), nil
+}
+
+// compactAndEscaped reports whether valid JSON raw has no whitespace
+// outside strings and none of the characters json.Marshal escapes in a
+// RawMessage.
+func compactAndEscaped(raw []byte) bool {
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '<' || c == '>' || c == '&':
+			return false
+		case c == 0xE2 && i+2 < len(raw) && raw[i+1] == 0x80 && (raw[i+2] == 0xA8 || raw[i+2] == 0xA9):
+			return false
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case !inString && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			return false
+		}
+	}
+	return true
 }
 
 // httpBulkEntry carries a CloudEvent as a JSON object and a raw payload

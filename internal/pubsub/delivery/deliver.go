@@ -62,12 +62,10 @@ func (e *Engine) handler(comp *pubsub.Component, s *subscription, deliver delive
 		}
 		defer e.inflight.leave()
 		// A delivery in flight finishes even when its subscription stops
-		// (unhealthy app, shutdown); only Stop's deadline aborts it.
-		dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		defer cancel()
-		stop := context.AfterFunc(e.life, cancel)
-		defer stop()
-		return e.process(dctx, comp, s, msg, deliver)
+		// (unhealthy app, shutdown); only Stop's deadline, which cancels
+		// e.life, aborts it. Brokers put no values in ctx, so e.life
+		// itself serves, without a context per message.
+		return e.process(e.life, comp, s, msg, deliver)
 	}
 }
 

@@ -66,6 +66,7 @@ type Engine struct {
 	env      *cel.Env
 	grpc     *grpcApp // nil for HTTP apps or without an app
 	inflight *tracker
+	methods  sync.Map        // route → app channel method, see method
 	backoff  []time.Duration // waits between discovery attempts
 
 	// life bounds every delivery: it is cancelled only when Stop gives up

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,8 +21,15 @@ const contentTypeCloudEvent = pubsub.ContentTypeCloudEvent
 // receives and the CloudEvent attributes used for routing, expiration and
 // gRPC requests.
 type event struct {
-	body  []byte         // delivered as-is to HTTP apps
-	attrs map[string]any // CloudEvent attributes; JSON numbers are json.Number
+	body []byte // delivered as-is to HTTP apps
+	// head holds the attributes every delivery reads. A JSON event is
+	// only scanned for them: most deliveries (HTTP, no routing rules)
+	// never need the whole event decoded.
+	head pubsub.EnvelopeHead
+	// attrs are the CloudEvent attributes (JSON numbers are json.Number);
+	// for JSON events they are decoded on first use, see attributes.
+	attrs map[string]any
+	once  sync.Once // guards the decoding of attrs: a batch may read them on its own goroutine
 	// binary: a binary-mode message (octet-stream); attrs came from the
 	// broker's ce_ metadata and data is the payload.
 	binary bool
@@ -40,11 +48,19 @@ func parseEvent(s *subscription, topic string, msg *pubsub.Message) (*event, err
 	if isOctetStream(msg.ContentType) {
 		return binaryEvent(msg), nil
 	}
-	attrs, err := pubsub.ParseEnvelope(msg.Data)
+	head, err := pubsub.ScanEnvelope(msg.Data)
 	if err != nil {
 		return nil, fmt.Errorf("message on topic %s is not a JSON CloudEvent: %w", topic, err)
 	}
-	return &event{body: msg.Data, attrs: attrs}, nil
+	return &event{body: msg.Data, head: head}, nil
+}
+
+// newEventFromAttrs is an event whose attributes are already built.
+func newEventFromAttrs(body []byte, attrs map[string]any) *event {
+	str := func(k string) string { s, _ := attrs[k].(string); return s }
+	head := pubsub.EnvelopeHead{ID: str(pubsub.CEID), TraceParent: str(pubsub.CETraceParent),
+		TraceState: str(pubsub.CETraceState), Expiration: str(pubsub.CEExpiration)}
+	return &event{body: body, head: head, attrs: attrs}
 }
 
 // wrapRaw builds the CloudEvent daprd gives rawPayload subscribers.
@@ -68,7 +84,7 @@ func wrapRaw(pubsubName, topic string, msg *pubsub.Message) (*event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wrapping a raw payload: %w", err)
 	}
-	return &event{body: body, attrs: attrs}, nil
+	return newEventFromAttrs(body, attrs), nil
 }
 
 // binaryEvent keeps the payload untouched and reads the attributes from
@@ -80,7 +96,9 @@ func binaryEvent(msg *pubsub.Message) *event {
 			attrs[strings.ToLower(k[3:])] = v
 		}
 	}
-	return &event{body: msg.Data, attrs: attrs, binary: true, data: msg.Data}
+	ev := newEventFromAttrs(msg.Data, attrs)
+	ev.binary, ev.data = true, msg.Data
+	return ev
 }
 
 func isOctetStream(contentType string) bool {
@@ -88,19 +106,42 @@ func isOctetStream(contentType string) bool {
 	return err == nil && mt == "application/octet-stream"
 }
 
+// attributes returns the CloudEvent attributes, decoding a JSON event on
+// first use.
+func (ev *event) attributes() map[string]any {
+	ev.once.Do(func() {
+		if ev.attrs == nil {
+			// The body passed ScanEnvelope, so this cannot fail.
+			ev.attrs, _ = pubsub.ParseEnvelope(ev.body)
+		}
+	})
+	return ev.attrs
+}
+
+// str returns a string attribute ("" when absent or not a string).
 func (ev *event) str(k string) string {
-	s, _ := ev.attrs[k].(string)
+	switch k {
+	case pubsub.CEID:
+		return ev.head.ID
+	case pubsub.CETraceParent:
+		return ev.head.TraceParent
+	case pubsub.CETraceState:
+		return ev.head.TraceState
+	case pubsub.CEExpiration:
+		return ev.head.Expiration
+	}
+	s, _ := ev.attributes()[k].(string)
 	return s
 }
 
 // expired reports whether the event carries an `expiration` in the past
 // (set by publishers whose broker cannot expire messages itself).
-func (ev *event) expired(now time.Time) bool { return pubsub.Expired(ev.attrs, now) }
+func (ev *event) expired(now time.Time) bool { return pubsub.ExpiredAt(ev.head.Expiration, now) }
 
 // celView is the event for CEL: JSON numbers become int64 or float64.
 func (ev *event) celView() map[string]any {
 	if ev.cel == nil {
-		ev.cel, _ = plainValue(ev.attrs).(map[string]any)
+		ev.cel, _ = plainValue(ev.attributes()).(map[string]any)
 	}
 	return ev.cel
 }

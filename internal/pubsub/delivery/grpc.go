@@ -140,7 +140,7 @@ func isCEField(k string) bool {
 
 func ceRequest(ev *event) *runtimev1.TopicEventCERequest {
 	ext := make(map[string]any)
-	for k, v := range ev.attrs {
+	for k, v := range ev.attributes() {
 		if !isCEField(k) {
 			ext[k] = plainValue(v)
 		}
@@ -166,12 +166,12 @@ func eventData(ev *event) []byte {
 	if ev.binary {
 		return ev.data
 	}
-	if s, ok := ev.attrs["data_base64"].(string); ok && s != "" {
+	if s, ok := ev.attributes()["data_base64"].(string); ok && s != "" {
 		if b, err := base64.StdEncoding.DecodeString(s); err == nil {
 			return b
 		}
 	}
-	data, ok := ev.attrs["data"]
+	data, ok := ev.attributes()["data"]
 	if !ok || data == nil {
 		return nil
 	}

@@ -38,19 +38,19 @@ func (e *HTTPStatusError) ResiliencyStatus() (code int, grpc bool) { return e.Co
 // deliverHTTP POSTs one event to an HTTP app and reads its answer (Dapr's
 // single-event response contract).
 func (e *Engine) deliverHTTP(ctx context.Context, d *delivery) (outcome, error) {
-	hdr := make(map[string][]string, len(d.msg.Metadata)+1)
+	hdr := make(headers, len(d.msg.Metadata)+2)
 	for k, v := range d.msg.Metadata {
 		// A header net/http would refuse must not make the message
 		// undeliverable forever.
 		if httpguts.ValidHeaderFieldName(k) && httpguts.ValidHeaderFieldValue(v) {
-			hdr[k] = []string{v}
+			hdr.set(k, v)
 		}
 	}
-	hdr["pubsubName"] = []string{d.sub.pubsub}
+	hdr.set("pubsubName", d.sub.pubsub)
 	// Dapr always sends a traceparent: the app channel sets the delivery
 	// span's; an untraced event gets the all-zero one.
 	if _, ok := hdr["traceparent"]; !ok {
-		hdr["traceparent"] = []string{tracing.ZeroTraceparent}
+		hdr.set("traceparent", tracing.ZeroTraceparent)
 	}
 	code, body, err := e.callHTTP(ctx, d.path, contentTypeCloudEvent, hdr, d.ev.body)
 	if err != nil {
@@ -66,6 +66,9 @@ func httpOutcome(code int, body []byte) (outcome, error) {
 		return outcomeDrop, &HTTPStatusError{Code: code}
 	case code < 200 || code > 299:
 		return outcomeRetry, &HTTPStatusError{Code: code}
+	}
+	if len(body) == 0 || string(body) == `{"status":"SUCCESS"}` {
+		return outcomeSuccess, nil // the usual answers, without decoding
 	}
 	var resp struct {
 		Status string `json:"status"`
@@ -86,8 +89,8 @@ func httpOutcome(code int, body []byte) (outcome, error) {
 
 // callHTTP POSTs body to the route through the app channel and returns the
 // status and (the start of) the answer.
-func (e *Engine) callHTTP(ctx context.Context, route, contentType string, hdr map[string][]string, body []byte) (int, []byte, error) {
-	req := newAppRequest(methodOf(route), commonv1.HTTPExtension_POST, contentType, hdr)
+func (e *Engine) callHTTP(ctx context.Context, route, contentType string, hdr headers, body []byte) (int, []byte, error) {
+	req := newAppRequest(e.method(route), commonv1.HTTPExtension_POST, contentType, hdr)
 	resp, err := e.cfg.Channel.Invoke(ctx, &appchannel.Request{Message: req, Body: bytes.NewReader(body)})
 	if err != nil {
 		return 0, nil, fmt.Errorf("delivering to %s: %w", route, err)
@@ -100,20 +103,36 @@ func (e *Engine) callHTTP(ctx context.Context, route, contentType string, hdr ma
 	return int(resp.Message.GetStatus().GetCode()), answer, nil
 }
 
-func newAppRequest(method string, verb commonv1.HTTPExtension_Verb, contentType string, hdr map[string][]string) *internalsv1.InternalInvokeRequest {
-	md := make(map[string]*internalsv1.ListStringValue, len(hdr))
-	for k, v := range hdr {
-		md[k] = &internalsv1.ListStringValue{Values: v}
+// headers are the request headers in the app channel's form, built
+// directly so a delivery does not build a second map.
+type headers map[string]*internalsv1.ListStringValue
+
+func (h headers) set(k, v string) { h[k] = &internalsv1.ListStringValue{Values: []string{v}} }
+
+func newAppRequest(method string, verb commonv1.HTTPExtension_Verb, contentType string, hdr headers) *internalsv1.InternalInvokeRequest {
+	if hdr == nil {
+		hdr = headers{}
 	}
 	return &internalsv1.InternalInvokeRequest{
 		Ver:      internalsv1.APIVersion_V1,
-		Metadata: md,
+		Metadata: hdr,
 		Message: &commonv1.InvokeRequest{
 			Method:        method,
 			ContentType:   contentType,
 			HttpExtension: &commonv1.HTTPExtension{Verb: verb},
 		},
 	}
+}
+
+// method is methodOf(route), remembered: an app has a handful of routes
+// and every delivery needs one.
+func (e *Engine) method(route string) string {
+	if m, ok := e.methods.Load(route); ok {
+		return m.(string)
+	}
+	m := methodOf(route)
+	e.methods.Store(route, m)
+	return m
 }
 
 // methodOf turns a route into the channel's method: the cleaned path

@@ -66,6 +66,20 @@ func (g *group) push(d *delivery, front bool) {
 	g.cond.Signal()
 }
 
+// pushAll queues messages at the back, in order, under one lock.
+func (g *group) pushAll(ds []*delivery) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return
+	}
+	for _, d := range ds {
+		g.ready.pushBack(d)
+		g.grow()
+	}
+	g.cond.Broadcast()
+}
+
 // grow starts one more worker when messages outnumber the idle workers.
 // Workers start on demand, so a quiet subscription holds few goroutines;
 // the member with the fewest workers gets it. The lock is held.

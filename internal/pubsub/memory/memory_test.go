@@ -226,6 +226,50 @@ func TestPartitionKeyOrder(t *testing.T) {
 	}
 }
 
+// TestBulkPublishGroupsAndOrder: a bulk publish reaches every group, each
+// in entry order (concurrency 1 orders the topic), with entry metadata.
+func TestBulkPublishGroupsAndOrder(t *testing.T) {
+	b := newBroker(t, map[string]string{"consumerID": "a", "concurrency": "1"})
+	var mu sync.Mutex
+	got := map[string][]string{}
+	var total atomic.Int64
+	record := func(group string) pubsub.Handler {
+		return func(_ context.Context, m *pubsub.Message) error {
+			mu.Lock()
+			got[group] = append(got[group], string(m.Data)+"/"+m.Metadata["k"])
+			mu.Unlock()
+			total.Add(1)
+			return nil
+		}
+	}
+	mustSubscribe(t, b, "bulk", nil, record("a"))
+	mustSubscribe(t, b, "bulk", map[string]string{"consumerID": "b"}, record("b"))
+	req := &pubsub.BulkPublishRequest{Topic: "bulk"}
+	var want []string
+	for i := range 50 {
+		req.Entries = append(req.Entries, pubsub.BulkPublishEntry{EntryID: fmt.Sprint(i), Data: fmt.Append(nil, i), Metadata: map[string]string{"k": fmt.Sprint("v", i)}})
+		want = append(want, fmt.Sprintf("%d/v%d", i, i))
+	}
+	failures, err := b.BulkPublish(context.Background(), req)
+	if err != nil || len(failures) > 0 {
+		t.Fatalf("BulkPublish = %v, %v", failures, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for total.Load() < 100 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, g := range []string{"a", "b"} {
+		if fmt.Sprint(got[g]) != fmt.Sprint(want) {
+			t.Errorf("group %s got %v, want %v", g, got[g], want)
+		}
+	}
+	if _, err := b.BulkPublish(context.Background(), &pubsub.BulkPublishRequest{}); err == nil {
+		t.Error("BulkPublish without a topic succeeded")
+	}
+}
+
 func TestInitRejectsBadConcurrency(t *testing.T) {
 	for _, v := range []string{"0", "-1", "many"} {
 		if err := New().Init(context.Background(), pubsub.Metadata{Properties: map[string]string{"concurrency": v}}); err == nil {

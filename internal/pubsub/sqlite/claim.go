@@ -49,7 +49,7 @@ func (s *subscription) hasWork(ctx context.Context) (work, error) {
 func (s *subscription) claim(ctx context.Context, limit int, w work) ([]*item, error) {
 	ctx, cancel := s.b.dbContext(ctx)
 	defer cancel()
-	tx, err := s.b.wdb.BeginTx(ctx, nil)
+	tx, err := s.b.beginWrite(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin claim: %w", err)
 	}

@@ -77,11 +77,16 @@ func (b *Broker) cleanup(ctx context.Context, now time.Time) (int64, error) {
 func (b *Broker) exec(ctx context.Context, query string, args ...any) (int64, error) {
 	ctx, cancel := b.dbContext(ctx)
 	defer cancel()
-	res, err := b.wdb.ExecContext(ctx, query, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+	var n int64
+	err := b.inWrite(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
 }
 
 // deleteChunks runs a DELETE whose last parameter is the chunk size until

@@ -112,9 +112,16 @@ func (c config) inMemory() bool {
 		strings.Contains(lc, "mode=memory")
 }
 
-// dsn builds the driver connection string: the user's path or URI plus
-// the busy timeout, WAL and immediate write transactions.
-func (c config) dsn() (string, error) {
+// dsn builds the driver connection string of the read connections: the
+// user's path or URI plus the busy timeout, WAL and immediate write
+// transactions.
+func (c config) dsn() (string, error) { return c.dsnWith(c.busyTimeout) }
+
+// writeDSN is the connection string of the write connection. It has no
+// busy timeout: the broker waits for the write lock itself (beginWrite).
+func (c config) writeDSN() (string, error) { return c.dsnWith(0) }
+
+func (c config) dsnWith(busyTimeout time.Duration) (string, error) {
 	base, rawQuery, _ := strings.Cut(c.connString, "?")
 	qs, err := url.ParseQuery(rawQuery)
 	if err != nil {
@@ -136,9 +143,7 @@ func (c config) dsn() (string, error) {
 		// one would fail with SQLITE_BUSY despite the busy timeout.
 		qs.Set("_txlock", "immediate")
 	}
-	if c.busyTimeout > 0 {
-		qs.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", c.busyTimeout.Milliseconds()))
-	}
+	qs.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	switch {
 	case c.inMemory():
 		qs.Add("_pragma", "journal_mode(MEMORY)")

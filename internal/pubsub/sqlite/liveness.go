@@ -40,7 +40,7 @@ func (b *Broker) beat(ctx context.Context) error {
 	}
 	b.mu.RUnlock()
 
-	tx, err := b.wdb.BeginTx(ctx, nil)
+	tx, err := b.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("begin heartbeat: %w", err)
 	}
@@ -66,7 +66,7 @@ func (b *Broker) beat(ctx context.Context) error {
 func (b *Broker) unregister() error {
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.timeout)
 	defer cancel()
-	tx, err := b.wdb.BeginTx(ctx, nil)
+	tx, err := b.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("pubsub.sqlite: unregister: %w", err)
 	}

@@ -78,8 +78,8 @@ func (t tables) ddl() []string {
 
 // migrate creates the tables when missing, under the write lock so
 // processes sharing the file do not race.
-func migrate(ctx context.Context, db *sql.DB, t tables) error {
-	tx, err := db.BeginTx(ctx, nil)
+func migrate(ctx context.Context, begin func(context.Context) (*sql.Tx, error), t tables) error {
+	tx, err := begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin migration: %w", err)
 	}

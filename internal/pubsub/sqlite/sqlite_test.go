@@ -115,6 +115,13 @@ func TestDSN(t *testing.T) {
 			t.Errorf("dsn() = %q, lacks %q", dsn, want)
 		}
 	}
+	wdsn, err := c.writeDSN()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(wdsn, "busy_timeout%280%29") || strings.Contains(wdsn, "busy_timeout%285000%29") {
+		t.Errorf("writeDSN() = %q, want busy_timeout(0): the broker waits for the write lock itself", wdsn)
+	}
 	c.connString = "a.db?_pragma=journal_mode(DELETE)"
 	if _, err := c.dsn(); err == nil {
 		t.Error("dsn() accepted a journal_mode pragma")

@@ -38,7 +38,11 @@ func newStatements(t tables) statements {
 	reclaimable := `d.topic = :topic AND d.grp = :grp AND (d.lease_until <= :now OR (d.state = 0 AND d.owner <> :me
 		AND NOT EXISTS (SELECT 1 FROM ` + t.consumers + ` c WHERE c.id = d.owner AND c.heartbeat > :stale)))`
 	return statements{
-		insertPrefix: `INSERT INTO ` + t.messages + ` (topic, data, content_type, metadata, created, expires) VALUES `,
+		// OR ROLLBACK: a multi-row INSERT that may abort half-way needs a
+		// statement journal, which the driver's allocator pays for with an
+		// mmap per page; the writer rolls back and retries each op alone
+		// after any error anyway.
+		insertPrefix: `INSERT OR ROLLBACK INTO ` + t.messages + ` (topic, data, content_type, metadata, created, expires) VALUES `,
 		ackPrefix:    `DELETE FROM ` + t.deliveries + ` WHERE topic = ? AND grp = ? AND msg_id IN `,
 		// A group new to a topic that other groups already consume starts
 		// after the newest message; the first group of a topic gets what

@@ -29,6 +29,7 @@ type subscription struct {
 	// finished.
 	wake, poll, freed chan struct{}
 	outstanding       atomic.Int64 // claimed and not yet finished
+	lastClaim         time.Time    // when fill last claimed; only run uses it
 
 	// inFlight holds the ids this subscription's handlers are working on.
 	// When a handler outlives its lease, a claim may hand the same message
@@ -59,8 +60,11 @@ func (b *Broker) Subscribe(ctx context.Context, req pubsub.SubscribeRequest, han
 		return fmt.Errorf("pubsub.sqlite: subscribe to %q: %w", req.Topic, err)
 	}
 	jctx, cancel := b.dbContext(ctx)
-	_, err := b.wdb.ExecContext(jctx, b.sql.joinGroup,
-		sql.Named("topic", req.Topic), sql.Named("grp", group), sql.Named("now", time.Now().UnixMilli()))
+	err := b.inWrite(jctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(jctx, b.sql.joinGroup,
+			sql.Named("topic", req.Topic), sql.Named("grp", group), sql.Named("now", time.Now().UnixMilli()))
+		return err
+	})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("pubsub.sqlite: subscribe to %q as %q: %w", req.Topic, group, err)
@@ -166,10 +170,16 @@ func (s *subscription) run(ctx context.Context) {
 // fill claims messages while the workers have room. check asks for a
 // cheap read first, to skip the write transaction when nothing is there.
 // It returns what may still be waiting, and whether to check first.
+//
+// With most workers busy it waits until a quarter of them are free (or a
+// poll interval went by): a claim is a write transaction, and claiming one
+// message each time one handler finished cost more than the deliveries
+// themselves. The busy workers keep the subscription going meanwhile.
 func (s *subscription) fill(ctx context.Context, w work, check bool) (work, bool) {
 	for {
-		free := s.b.cfg.concurrency - int(s.outstanding.Load())
-		if free <= 0 {
+		outstanding := int(s.outstanding.Load())
+		free := s.b.cfg.concurrency - outstanding
+		if free <= 0 || (free < s.minClaim() && outstanding > 0 && time.Since(s.lastClaim) < s.b.cfg.pollInterval) {
 			return w, check
 		}
 		if check {
@@ -184,6 +194,7 @@ func (s *subscription) fill(ctx context.Context, w work, check bool) (work, bool
 				return work{}, false
 			}
 		}
+		s.lastClaim = time.Now()
 		items, err := s.claim(ctx, free, w)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -199,9 +210,16 @@ func (s *subscription) fill(ctx context.Context, w work, check bool) (work, bool
 		if claimed < free {
 			return work{}, false
 		}
-		// A full batch: there may be more of either kind.
-		check = true
+		// A full batch: more is likely, so the next claim goes ahead
+		// without the read that checks first. Deliveries due again are
+		// left to the next poll, which checks for both kinds.
+		w, check = work{fresh: true, due: w.due}, false
 	}
+}
+
+// minClaim is the fewest free workers worth a claim while others are busy.
+func (s *subscription) minClaim() int {
+	return max(1, s.b.cfg.concurrency/4)
 }
 
 // work calls the handler for queued items until the queue stops.

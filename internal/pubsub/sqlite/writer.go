@@ -14,6 +14,13 @@ import (
 // maxBatchOps bounds one group-commit transaction.
 const maxBatchOps = 1024
 
+// Batching (see lingerFor).
+const (
+	ackLinger     = 5 * time.Millisecond
+	ackBatch      = 128
+	publishLinger = 500 * time.Microsecond
+)
+
 type opKind int
 
 const (
@@ -51,18 +58,21 @@ type deliveryKey struct {
 // acknowledgements. Whatever is queued while one transaction commits goes
 // into the next, so concurrent publishers share commits (group commit).
 type writer struct {
-	db      *sql.DB
+	begin   func(context.Context) (*sql.Tx, error)
 	sql     *statements
 	log     *slog.Logger
 	timeout time.Duration
 	notify  func(topics map[string]bool) // called after publishes commit
 	ops     chan *op
 	done    chan struct{}
+	// lastPublishes is the number of publishes in the last batch; only
+	// run uses it.
+	lastPublishes int
 }
 
 func newWriter(b *Broker) *writer {
 	w := &writer{
-		db: b.wdb, sql: &b.sql, log: b.log, timeout: b.cfg.timeout, notify: b.notify,
+		begin: b.beginWrite, sql: &b.sql, log: b.log, timeout: b.cfg.timeout, notify: b.notify,
 		ops: make(chan *op, maxBatchOps), done: make(chan struct{}),
 	}
 	go w.run()
@@ -78,22 +88,88 @@ func (w *writer) close() {
 
 func (w *writer) run() {
 	defer close(w.done)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for first := range w.ops {
-		batch := []*op{first}
-	fill:
-		for len(batch) < maxBatchOps {
-			select {
-			case o, ok := <-w.ops:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, o)
-			default:
-				break fill
-			}
-		}
+		batch := w.collect(first, linger)
+		w.lastPublishes = countPublishes(batch)
 		w.commit(batch)
 	}
+}
+
+// collect gathers the ops queued behind first into one batch, and may
+// wait a little for more (lingerFor): every commit takes the write lock
+// that all sidecars sharing the file need, and costs about as much for
+// one op as for dozens.
+func (w *writer) collect(first *op, linger *time.Timer) []*op {
+	start := time.Now()
+	batch := []*op{first}
+	armed := time.Duration(0) // the linger the timer is set for, 0 when unset
+	defer func() {
+		if armed > 0 {
+			linger.Stop()
+		}
+	}()
+	for len(batch) < maxBatchOps {
+		select {
+		case o, ok := <-w.ops:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, o)
+			continue
+		default:
+		}
+		wait := w.lingerFor(batch)
+		if wait <= 0 || time.Since(start) >= wait {
+			return batch
+		}
+		if wait != armed {
+			if armed > 0 {
+				linger.Stop()
+			}
+			linger.Reset(wait - time.Since(start))
+			armed = wait
+		}
+		select {
+		case o, ok := <-w.ops:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, o)
+		case <-linger.C:
+			armed = 0
+			return batch
+		}
+	}
+	return batch
+}
+
+// lingerFor is how long after it started a batch may wait for more ops.
+// Acknowledgements: nobody waits for them, so up to ackLinger, until
+// ackBatch of them. Publishes: their callers wait, so only while several
+// publishers are busy (the last batch had more than one) and fewer of
+// them than last time are in: up to publishLinger, which is short next to
+// a publish's round trip through a sidecar.
+func (w *writer) lingerFor(batch []*op) time.Duration {
+	n := countPublishes(batch)
+	switch {
+	case n == 0 && len(batch) < ackBatch:
+		return ackLinger
+	case n > 0 && w.lastPublishes > 1 && n < w.lastPublishes:
+		return publishLinger
+	}
+	return 0
+}
+
+func countPublishes(batch []*op) int {
+	n := 0
+	for _, o := range batch {
+		if o.kind == opPublish {
+			n++
+		}
+	}
+	return n
 }
 
 // commit runs a batch in one transaction. If it fails, each op is retried
@@ -145,7 +221,7 @@ func (w *writer) finish(batch []*op, errs []error) {
 func (w *writer) exec(batch []*op) error {
 	ctx, cancel := context.WithTimeout(context.Background(), w.timeout)
 	defer cancel()
-	tx, err := w.db.BeginTx(ctx, nil)
+	tx, err := w.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -188,10 +264,12 @@ func (w *writer) exec(batch []*op) error {
 	return nil
 }
 
-// Statement sizes: well under SQLite's limit of 32766 parameters.
+// Statement sizes. The driver matches each parameter to its argument by
+// a linear search, so binding costs the square of the parameter count:
+// a few dozen rows per statement cost less than one huge statement.
 const (
-	rowsPerInsert = 500
-	idsPerDelete  = 1000
+	rowsPerInsert = 32
+	idsPerDelete  = 128
 )
 
 // insert adds rows with one statement.

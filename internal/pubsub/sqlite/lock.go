@@ -1,0 +1,74 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Waiting for the write lock. The sidecars sharing a file take turns on
+// SQLite's single write lock. SQLite's own busy handler sleeps 1, 2, 5,
+// 10, 15… ms between attempts, much longer than one of our write
+// transactions holds the lock, and a writer that keeps missing it falls
+// further behind with each attempt: with a publisher committing
+// continuously, a subscriber's claims waited about 10 ms each. So the
+// write connection has no busy timeout and beginWrite retries itself,
+// with short sleeps, for up to busyTimeout.
+const (
+	firstLockWait = 50 * time.Microsecond
+	maxLockWait   = time.Millisecond
+)
+
+// beginWrite starts a write transaction (BEGIN IMMEDIATE: it takes the
+// write lock), waiting while another connection holds the lock.
+func (b *Broker) beginWrite(ctx context.Context) (*sql.Tx, error) {
+	deadline := time.Now().Add(b.cfg.busyTimeout)
+	wait := firstLockWait
+	var timer *time.Timer
+	for {
+		tx, err := b.wdb.BeginTx(ctx, nil)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return tx, err
+		}
+		b.lockWaits.Add(1)
+		if timer == nil {
+			timer = time.NewTimer(wait)
+			defer timer.Stop()
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for the write lock: %w", ctx.Err())
+		}
+		wait = min(2*wait, maxLockWait)
+	}
+}
+
+// inWrite runs fn in a write transaction and commits it.
+func (b *Broker) inWrite(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := b.beginWrite(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// isBusy reports SQLITE_BUSY (any extended code): the lock is held.
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+}
