@@ -389,3 +389,25 @@ func TestNowIsMonotonic(t *testing.T) {
 		t.Errorf("time.Since(now()) = %v", d)
 	}
 }
+
+// Actor callbacks all share one masked label: the method cache must not
+// keep one entry per actor id.
+func TestMethodPathDoesNotCacheActorIDs(t *testing.T) {
+	pl, err := newPathLabeler(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		method := "actors/counter/id-" + time.Duration(i).String() + "/method/add"
+		if got, want := pl.methodPath(method), "/actors/counter/{id}/method/add"; got != want {
+			t.Fatalf("methodPath(%q) = %q, want %q", method, got, want)
+		}
+	}
+	if got := pl.methodPath("orders/new"); got != "/orders/new" {
+		t.Fatalf("methodPath(orders/new) = %q", got)
+	}
+	mp := pl.methods.m.Load()
+	if mp == nil || len(*mp) != 1 {
+		t.Fatalf("method cache holds %v, want only orders/new", mp)
+	}
+}

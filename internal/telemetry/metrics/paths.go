@@ -88,7 +88,11 @@ func (pl *pathLabeler) methodPath(method string) string {
 		return l
 	}
 	l := pl.label("/" + method)
-	pl.methods.store(strings.Clone(method), l)
+	// An actor callback's method carries the actor id: remembering it
+	// would fill the cache with ids that all share one masked label.
+	if !strings.HasPrefix(method, "actors/") {
+		pl.methods.store(strings.Clone(method), l)
+	}
 	return l
 }
 
