@@ -45,29 +45,39 @@ func newActor(typ, id string, now time.Time) *actor {
 // whose non-empty reentrancy id matches the holder's enters at once, up to
 // maxDepth nested calls.
 func (a *actor) lock(ctx context.Context, rid string, maxDepth int) error {
+	w, err := a.enter(rid, maxDepth)
+	if err != nil || w == nil {
+		return err
+	}
+	return a.await(ctx, w)
+}
+
+// enter takes the turn when it is free (or re-entered) and returns a nil
+// waiter; otherwise it joins the line and returns the waiter to await.
+func (a *actor) enter(rid string, maxDepth int) (*waiter, error) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.closing {
-		a.mu.Unlock()
-		return errGone
+		return nil, errGone
 	}
 	if !a.busy {
 		a.busy, a.holder, a.depth = true, rid, 1
-		a.mu.Unlock()
-		return nil
+		return nil, nil
 	}
 	if rid != "" && rid == a.holder {
 		if a.depth >= maxDepth {
-			a.mu.Unlock()
-			return ErrStackDepth
+			return nil, ErrStackDepth
 		}
 		a.depth++
-		a.mu.Unlock()
-		return nil
+		return nil, nil
 	}
 	w := &waiter{rid: rid, ch: make(chan error, 1)}
 	a.waiters = append(a.waiters, w)
-	a.mu.Unlock()
+	return w, nil
+}
 
+// await waits in line for the turn, bounded by ctx.
+func (a *actor) await(ctx context.Context, w *waiter) error {
 	select {
 	case err := <-w.ch:
 		return err

@@ -131,9 +131,14 @@ func (r *Runtime) acquire(ctx context.Context, gen uint64, typ, id, rid string, 
 			return nil, ErrClosed
 		}
 		a := r.table.getOrCreate(typ, id)
-		r.cfg.Observer.ActorPendingCallsAdd(typ, 1)
-		err := a.lock(ctx, rid, maxDepth)
-		r.cfg.Observer.ActorPendingCallsAdd(typ, -1)
+		w, err := a.enter(rid, maxDepth)
+		if err == nil && w != nil {
+			// Only a call that waits for the turn is pending: most find it
+			// free, and skip the metric's two updates.
+			r.cfg.Observer.ActorPendingCallsAdd(typ, 1)
+			err = a.await(ctx, w)
+			r.cfg.Observer.ActorPendingCallsAdd(typ, -1)
+		}
 		if errors.Is(err, errGone) {
 			select {
 			case <-a.gone:

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
 )
 
 // countingObserver counts lifecycle events by name.
@@ -61,5 +63,53 @@ func TestObserverSeesLifecycle(t *testing.T) {
 	defer obs.mu.Unlock()
 	if obs.pending != 0 {
 		t.Fatalf("pending calls = %d after every call finished, want 0", obs.pending)
+	}
+}
+
+// TestObserverCountsOnlyWaitingCallsAsPending holds an actor's turn and
+// checks a second call counts as pending while it waits, and only then.
+func TestObserverCountsOnlyWaitingCallsAsPending(t *testing.T) {
+	obs := &countingObserver{}
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	app := &fakeApp{}
+	app.invoke = func(_ context.Context, req *internalsv1.InternalInvokeRequest) (*internalsv1.InternalInvokeResponse, error) {
+		if req.GetMessage().GetMethod() == "hold" {
+			entered <- struct{}{}
+			<-release
+		}
+		return okResponse(nil), nil
+	}
+	h := newHarness(t, app, func(c *Config) { c.Observer = obs })
+	pending := func() int {
+		obs.mu.Lock()
+		defer obs.mu.Unlock()
+		return obs.pending
+	}
+	if _, err := h.rt.Invoke(context.Background(), actorCall("counter", "busy", "free", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if n := pending(); n != 0 {
+		t.Fatalf("pending = %d after a call that found the turn free, want 0", n)
+	}
+	errs := make(chan error, 2)
+	go func() {
+		_, err := h.rt.Invoke(context.Background(), actorCall("counter", "busy", "hold", nil))
+		errs <- err
+	}()
+	<-entered
+	go func() {
+		_, err := h.rt.Invoke(context.Background(), actorCall("counter", "busy", "queued", nil))
+		errs <- err
+	}()
+	eventually(t, "the queued call to count as pending", func() bool { return pending() == 1 })
+	close(release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := pending(); n != 0 {
+		t.Fatalf("pending = %d after every call finished, want 0", n)
 	}
 }

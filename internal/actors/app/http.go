@@ -7,7 +7,6 @@ package app
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -126,24 +125,9 @@ func (a *HTTPApp) InvokeMethod(ctx context.Context, req *internalsv1.InternalInv
 	return out, nil
 }
 
-// timerBody is what the app receives when a timer fires.
-type timerBody struct {
-	Callback string          `json:"callback"`
-	Data     json.RawMessage `json:"data,omitempty"`
-	DueTime  string          `json:"dueTime"`
-	Period   string          `json:"period"`
-}
-
-// reminderBody is what the app receives when a reminder fires.
-type reminderBody struct {
-	Data    json.RawMessage `json:"data,omitempty"`
-	DueTime string          `json:"dueTime"`
-	Period  string          `json:"period"`
-}
-
 // Timer is PUT /actors/{type}/{id}/method/timer/{name}.
 func (a *HTTPApp) Timer(ctx context.Context, actorType, actorID, name string, call actors.TimerCall) (bool, error) {
-	body, err := json.Marshal(timerBody{Callback: call.Callback, Data: call.Data, DueTime: call.DueTime, Period: call.Period})
+	body, err := timerJSON(call)
 	if err != nil {
 		return false, fmt.Errorf("encoding timer %s: %w", name, err)
 	}
@@ -152,7 +136,7 @@ func (a *HTTPApp) Timer(ctx context.Context, actorType, actorID, name string, ca
 
 // Reminder is PUT /actors/{type}/{id}/method/remind/{name}.
 func (a *HTTPApp) Reminder(ctx context.Context, actorType, actorID, name string, call actors.ReminderCall) (bool, error) {
-	body, err := json.Marshal(reminderBody{Data: call.Data, DueTime: call.DueTime, Period: call.Period})
+	body, err := reminderJSON(call)
 	if err != nil {
 		return false, fmt.Errorf("encoding reminder %s: %w", name, err)
 	}

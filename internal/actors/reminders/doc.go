@@ -33,9 +33,12 @@
 //
 // Each sidecar loads the reminders of the actor types it hosts and keeps
 // those of the actors it owns (IsLocal) in a min-heap of next due times; one
-// goroutine sleeps until the earliest and starts a firing per due reminder
-// (at most MaxInFlight at once). Just before firing, IsLocal is asked again,
-// so a reminder whose actor moved is never fired by the old owner. A
+// goroutine sleeps until the earliest and hands each due reminder to a
+// worker of a schedule.Dispatcher (at most MaxInFlight firings at once),
+// which fires it and goes on with the next due one. Just before firing,
+// IsLocal is asked again, so a reminder whose actor moved is never fired
+// by the old owner. While every worker is busy, due reminders wait in the
+// heap and a worker done takes the earliest, so none is starved. A
 // reminder is queued again only when its firing returned: firings of one
 // reminder never overlap. A failed firing is retried MaxRetries times
 // (default 3, as Dapr without a failure policy), RetryInterval apart; then

@@ -2,11 +2,12 @@ package reminders
 
 import (
 	"context"
-	"sync"
 	"time"
+
+	"github.com/outrigger/outrigger/internal/actors/schedule"
 )
 
-// outcome is the result of one firing, handed back to the scheduler.
+// outcome is the result of one firing.
 type outcome struct {
 	e         *entry
 	due       time.Time
@@ -16,90 +17,16 @@ type outcome struct {
 	err       error
 }
 
-// fireLoop sleeps until the earliest due reminder, then starts a firing for
-// every due one (at most MaxInFlight at once). Firings report back through
-// a channel drained in batches, so many short firings do not all contend
-// for the lock. It returns when ctx ends, after the firings in progress
-// have returned.
+// fireLoop sleeps until the earliest due reminder, then hands due ones one
+// at a time to a worker of a schedule.Dispatcher (at most MaxInFlight at
+// once), which fires it, records the outcome itself and goes on with the
+// next due reminder if there is one. While every worker is busy, due
+// reminders stay queued and the first worker done takes the earliest. It
+// returns when ctx ends, after the firings in progress have returned and
+// been recorded.
 func (s *Service) fireLoop(ctx context.Context) {
-	var wg sync.WaitGroup
-	slots := make(chan struct{}, s.cfg.MaxInFlight)
-	// The loop keeps receiving while it waits for a slot, so firings
-	// rarely wait to report.
-	results := make(chan outcome, s.cfg.MaxInFlight)
-	var finished []outcome // results taken while waiting for a slot
-	defer func() { s.drain(ctx, &wg, finished, results) }()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		due, wait := s.step(ctx, finished, results)
-		finished = finished[:0]
-		for _, d := range due {
-			waiting := true
-			for waiting {
-				select {
-				case slots <- struct{}{}:
-					waiting = false
-				case r := <-results:
-					finished = append(finished, r)
-				case <-ctx.Done():
-					return
-				}
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-slots }()
-				results <- s.fireOne(ctx, d.e, d.due)
-			}()
-		}
-		if len(due) > 0 {
-			continue
-		}
-		timer.Reset(wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.wake:
-		case <-timer.C:
-		case r := <-results:
-			finished = append(finished, r)
-		}
-	}
-}
-
-// drain waits for the firings in progress when the loop stops, recording
-// those that completed so their progress is written back.
-func (s *Service) drain(ctx context.Context, wg *sync.WaitGroup, finished []outcome, results chan outcome) {
-	s.mu.Lock()
-	for _, r := range finished {
-		s.finishLocked(ctx, r)
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-	for {
-		select {
-		case r := <-results:
-			s.mu.Lock()
-			s.finishLocked(ctx, r)
-			s.mu.Unlock()
-		case <-done:
-			for { // whatever arrived last
-				select {
-				case r := <-results:
-					s.mu.Lock()
-					s.finishLocked(ctx, r)
-					s.mu.Unlock()
-				default:
-					return
-				}
-			}
-		}
-	}
+	d := schedule.NewDispatcher(s.cfg.MaxInFlight, 0, func(f dueEntry) (dueEntry, bool) { return s.fire(ctx, f) })
+	d.Run(ctx, s.next, s.putBack, s.wake)
 }
 
 type dueEntry struct {
@@ -107,35 +34,59 @@ type dueEntry struct {
 	due time.Time
 }
 
-// step records finished firings, pops every due reminder (marking it
-// running, so it is not queued again until its firing returns) and returns
-// how long to sleep until the next one.
-func (s *Service) step(ctx context.Context, finished []outcome, results chan outcome) ([]dueEntry, time.Duration) {
+// next takes the earliest reminder if it is due (marking it running, so it
+// is not queued again until its firing returns); otherwise it returns how
+// long to sleep until it is.
+func (s *Service) next() (dueEntry, time.Duration, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, r := range finished {
-		s.finishLocked(ctx, r)
-	}
-	for drained := false; !drained; {
-		select {
-		case r := <-results:
-			s.finishLocked(ctx, r)
-		default:
-			drained = true
-		}
-	}
 	now := s.cfg.Now()
-	var due []dueEntry
-	for it := s.queue.PopDue(now); it != nil; it = s.queue.PopDue(now) {
-		it.Value.running = true
-		s.firing++
-		due = append(due, dueEntry{e: it.Value, due: it.Due})
+	if f, ok := s.popDueLocked(now); ok {
+		return f, 0, true
 	}
 	wait := time.Hour
 	if it := s.queue.Peek(); it != nil {
 		wait = max(it.Due.Sub(now), 0)
 	}
-	return due, wait
+	return dueEntry{}, wait, false
+}
+
+// putBack queues again a reminder taken but not handed to a worker (every
+// worker was busy), still due at the same time so it stays ahead of those
+// due later.
+func (s *Service) putBack(f dueEntry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f.e.running = false
+	s.firing--
+	if !f.e.removed && !f.e.done {
+		s.requeueLocked(f.e, f.due)
+	}
+}
+
+// popDueLocked takes the earliest reminder if it is due, marking it
+// running.
+func (s *Service) popDueLocked(now time.Time) (dueEntry, bool) {
+	it := s.queue.PopDue(now)
+	if it == nil {
+		return dueEntry{}, false
+	}
+	it.Value.running = true
+	s.firing++
+	return dueEntry{e: it.Value, due: it.Due}, true
+}
+
+// fire delivers one due time, records its outcome and returns the next
+// due reminder, if any, for the same worker.
+func (s *Service) fire(ctx context.Context, f dueEntry) (dueEntry, bool) {
+	r := s.fireOne(ctx, f.e, f.due)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.finishLocked(ctx, r)
+	if ctx.Err() != nil {
+		return dueEntry{}, false
+	}
+	return s.popDueLocked(s.cfg.Now())
 }
 
 // fireOne delivers one due time of a reminder, if this sidecar still owns
@@ -211,9 +162,14 @@ func (s *Service) retryLocked(e *entry, due time.Time) {
 	s.requeueLocked(e, next)
 }
 
+// requeueLocked queues e at due, waking the loop when e is now the
+// earliest (it may be sleeping past due).
 func (s *Service) requeueLocked(e *entry, due time.Time) {
 	e.item.Due = due
 	s.queue.Push(e.item)
+	if s.queue.Peek() == e.item {
+		s.signal()
+	}
 }
 
 // dropLocked forgets e at once: it was deleted or replaced in the store.

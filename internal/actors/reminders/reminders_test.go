@@ -423,3 +423,36 @@ func checkOncePerDueTime(t *testing.T, fs []firing) {
 		seen[k] = f.sidecar
 	}
 }
+
+// TestOverloadFiresEveryReminder offers far more firings than two workers
+// can deliver and checks none is starved: while every worker is busy, due
+// reminders wait in the queue and each worker done takes the earliest.
+func TestOverloadFiresEveryReminder(t *testing.T) {
+	c := newCluster(t, "A")
+	c.hook = func(firing) (bool, error) {
+		time.Sleep(2 * time.Millisecond) // a slow app: 1,000 firings/s at most
+		return false, nil
+	}
+	a := c.startSidecar("A", openMemory(t), func(cfg *Config) { cfg.MaxInFlight = 2 })
+	const n = 40 // every 10ms: 4,000 firings/s offered
+	for i := range n {
+		mustCreate(t, a.Service, CreateRequest{ActorID: fmt.Sprint("a", i), Name: "p", Period: "10ms"})
+	}
+	perActor := func() map[string]int {
+		m := map[string]int{}
+		for _, f := range c.firings() {
+			m[f.r.ActorID]++
+		}
+		return m
+	}
+	eventually(t, "every overloaded reminder to fire three times", func() bool {
+		m := perActor()
+		for i := range n {
+			if m[fmt.Sprint("a", i)] < 3 {
+				return false
+			}
+		}
+		return true
+	})
+	c.checkNoOverlap()
+}

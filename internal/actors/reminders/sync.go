@@ -358,9 +358,6 @@ func (s *Service) scheduleLocked(ps *partState, e *entry) {
 		return
 	}
 	s.requeueLocked(e, due)
-	if s.queue.Peek() == e.item {
-		s.signal() // the scheduler may be sleeping past this due time
-	}
 }
 
 // progress is a snapshot of an entry to write back.

@@ -1,7 +1,8 @@
 // Package schedule parses the dueTime, period and ttl of actor timers and
 // reminders in Dapr's formats and steps through the resulting firing times.
-// It also holds Queue, the min-heap of due times both the timer and the
-// reminder schedulers run on.
+// It also holds what the timer and the reminder schedulers share: Queue,
+// the min-heap of due times, and Dispatcher, the bounded pool of workers
+// that fire them.
 //
 // Formats, as Dapr accepts them:
 //   - dueTime: Go duration ("1m30s"), ISO 8601 duration ("PT1M30S") or an

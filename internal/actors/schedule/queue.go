@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"container/heap"
+	"math"
 	"time"
 )
 
@@ -10,7 +11,8 @@ import (
 type Item[T any] struct {
 	Due   time.Time
 	Value T
-	index int // position in the heap, -1 when not queued
+	index int   // position in the heap, -1 when not queued
+	at    int64 // Due in Unix nanoseconds, set on Push: cheaper to compare
 }
 
 // NewItem returns an item that is not queued.
@@ -28,6 +30,7 @@ func (q *Queue[T]) Len() int { return len(q.h) }
 
 // Push queues it, or moves it when it is already queued.
 func (q *Queue[T]) Push(it *Item[T]) {
+	it.at = nanos(it.Due)
 	if it.Queued() {
 		heap.Fix(&q.h, it.index)
 		return
@@ -58,10 +61,27 @@ func (q *Queue[T]) PopDue(now time.Time) *Item[T] {
 	return heap.Pop(&q.h).(*Item[T])
 }
 
+// The times UnixNano can represent; due times outside sort at the ends.
+var (
+	minNanos = time.Unix(0, math.MinInt64)
+	maxNanos = time.Unix(0, math.MaxInt64)
+)
+
+// nanos is t in Unix nanoseconds, clamped to the int64 range.
+func nanos(t time.Time) int64 {
+	switch {
+	case t.Before(minNanos):
+		return math.MinInt64
+	case t.After(maxNanos):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
 type itemHeap[T any] []*Item[T]
 
 func (h itemHeap[T]) Len() int           { return len(h) }
-func (h itemHeap[T]) Less(i, j int) bool { return h[i].Due.Before(h[j].Due) }
+func (h itemHeap[T]) Less(i, j int) bool { return h[i].at < h[j].at }
 func (h itemHeap[T]) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].index = i

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +186,51 @@ func TestQueueOrder(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("popped %v, want %v", got, want)
 		}
+	}
+}
+
+// TestQueueOrderOutsideNanoRange checks due times UnixNano cannot hold
+// (before 1678, after 2262) still sort before or after every other.
+func TestQueueOrderOutsideNanoRange(t *testing.T) {
+	tests := []struct {
+		name string
+		due  time.Time
+		// due at now: popped, and before the item due at now
+		early bool
+	}{
+		{name: "zero time", due: time.Time{}, early: true},
+		{name: "year 1000", due: time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC), early: true},
+		{name: "year 3000", due: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{name: "year 9999", due: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var q Queue[string]
+			for _, it := range []*Item[string]{NewItem("now"), NewItem("soon"), NewItem("far")} {
+				switch it.Value {
+				case "now":
+					it.Due = now
+				case "soon":
+					it.Due = now.Add(time.Hour)
+				default:
+					it.Due = tt.due
+				}
+				q.Push(it)
+			}
+			var got []string
+			for it := q.PopDue(now); it != nil; it = q.PopDue(now) {
+				got = append(got, it.Value)
+			}
+			want := []string{"now"}
+			if tt.early {
+				want = []string{"far", "now"}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("due at now: popped %v, want %v", got, want)
+			}
+			if it := q.Peek(); it == nil || it.Value != "soon" {
+				t.Fatalf("next after the due ones = %v, want soon", it)
+			}
+		})
 	}
 }

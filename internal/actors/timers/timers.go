@@ -2,8 +2,9 @@
 // actor deactivates (the runtime calls DeleteActor) or the sidecar stops.
 //
 // One goroutine owns a min-heap of due times and sleeps until the earliest;
-// each due firing runs in its own goroutine (at most maxInFlight at once).
-// A timer is back in the heap only after its firing returned, so firings of
+// each due firing runs on a worker of a schedule.Dispatcher (at most
+// maxInFlight at once), which goes on with the next due one itself. A
+// timer is back in the heap only after its firing returned, so firings of
 // one timer never overlap; due times missed meanwhile are skipped (see
 // schedule.Schedule.Next). A firing error is logged and the timer moves on
 // to its next due time, as Dapr does; cancel=true from the app stops it.
@@ -19,8 +20,10 @@ import (
 	"github.com/outrigger/outrigger/internal/actors/schedule"
 )
 
-// maxInFlight bounds concurrent firings; the scheduler waits for a free slot.
-const maxInFlight = 1024
+// maxInFlight bounds concurrent firings; the scheduler waits for a free
+// slot. With the reminders' 512 it stays within the app channel's 1024
+// idle connections per host (see reminders.DefaultMaxInFlight).
+const maxInFlight = 512
 
 // Timer is one timer as handed to FireFunc.
 type Timer struct {
@@ -186,65 +189,14 @@ func (t *Timers) signal() {
 	}
 }
 
-// outcome is the result of one firing, handed back to the scheduler.
-type outcome struct {
-	e      *entry
-	due    time.Time
-	cancel bool
-}
-
 // Run fires timers until ctx ends, then waits for firings in progress.
-// Firings report back through a channel the scheduler drains in batches, so
-// many short firings do not all contend for the lock.
+// Due timers go one at a time to a worker of a schedule.Dispatcher, which
+// fires it, schedules what follows and takes the next due timer itself if
+// there is one. While every worker is busy, due timers stay queued and the
+// first worker done takes the earliest.
 func (t *Timers) Run(ctx context.Context) {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	slots := make(chan struct{}, maxInFlight)
-	// The loop keeps receiving while it waits for a slot, so firings
-	// rarely wait to report.
-	results := make(chan outcome, maxInFlight)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	var finished []outcome // results taken while waiting for a slot
-	for {
-		due, wait := t.step(finished, results)
-		finished = finished[:0]
-		for _, d := range due {
-			waiting := true
-			for waiting {
-				select {
-				case slots <- struct{}{}:
-					waiting = false
-				case r := <-results:
-					finished = append(finished, r)
-				case <-ctx.Done():
-					return
-				}
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-slots }()
-				r := t.fireOne(ctx, d.e, d.due)
-				select {
-				case results <- r:
-				case <-ctx.Done(): // stopping: the timer is dropped anyway
-				}
-			}()
-		}
-		if len(due) > 0 {
-			continue
-		}
-		timer.Reset(wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.wake:
-		case <-timer.C:
-		case r := <-results:
-			finished = append(finished, r)
-		}
-	}
+	d := schedule.NewDispatcher(maxInFlight, 0, func(f dueTimer) (dueTimer, bool) { return t.fireOne(ctx, f) })
+	d.Run(ctx, t.next, t.putBack, t.wake)
 }
 
 type dueTimer struct {
@@ -252,58 +204,78 @@ type dueTimer struct {
 	due time.Time
 }
 
-// step records finished firings (those taken already and those waiting in
-// results), pops every due timer (marking it
-// running) and returns how long to sleep until the next one.
-func (t *Timers) step(finished []outcome, results chan outcome) ([]dueTimer, time.Duration) {
+// next takes the earliest timer if it is due (marking it running);
+// otherwise it returns how long to sleep until it is.
+func (t *Timers) next() (dueTimer, time.Duration, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, r := range finished {
-		t.finishLocked(r)
-	}
-	for drained := false; !drained; {
-		select {
-		case r := <-results:
-			t.finishLocked(r)
-		default:
-			drained = true
-		}
-	}
 	now := t.now()
-	var due []dueTimer
-	for it := t.queue.PopDue(now); it != nil; it = t.queue.PopDue(now) {
-		it.Value.running = true
-		due = append(due, dueTimer{e: it.Value, due: it.Due})
+	if f, ok := t.popDueLocked(now); ok {
+		return f, 0, true
 	}
 	wait := time.Hour
 	if it := t.queue.Peek(); it != nil {
 		wait = max(it.Due.Sub(now), 0)
 	}
-	return due, wait
+	return dueTimer{}, wait, false
 }
 
-// fireOne delivers one firing; e.timer does not change while e is running.
-func (t *Timers) fireOne(ctx context.Context, e *entry, due time.Time) outcome {
+// putBack queues again a timer taken but not handed to a worker (every
+// worker was busy), still due at the same time so it stays ahead of those
+// due later.
+func (t *Timers) putBack(f dueTimer) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f.e.running = false
+	if !f.e.removed {
+		f.e.item.Due = f.due
+		t.queue.Push(f.e.item)
+	}
+}
+
+// popDueLocked takes the earliest timer if it is due, marking it running.
+func (t *Timers) popDueLocked(now time.Time) (dueTimer, bool) {
+	it := t.queue.PopDue(now)
+	if it == nil {
+		return dueTimer{}, false
+	}
+	it.Value.running = true
+	return dueTimer{e: it.Value, due: it.Due}, true
+}
+
+// fireOne delivers one firing, schedules what follows it and returns the
+// next due timer, if any, for the same worker. e.timer does not change
+// while e is running.
+func (t *Timers) fireOne(ctx context.Context, f dueTimer) (dueTimer, bool) {
+	e := f.e
 	cancel, err := t.fire(ctx, e.timer)
 	if err != nil && ctx.Err() == nil {
 		t.log.Warn("actor timer firing failed", "timer", e.timer.Key(), "error", err)
 	}
-	return outcome{e: e, due: due, cancel: cancel}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.finishLocked(e, f.due, cancel)
+	if ctx.Err() != nil {
+		return dueTimer{}, false
+	}
+	return t.popDueLocked(t.now())
 }
 
-// finishLocked schedules what follows a firing.
-func (t *Timers) finishLocked(r outcome) {
-	e := r.e
+// finishLocked schedules what follows a firing that was due at due.
+func (t *Timers) finishLocked(e *entry, due time.Time, cancel bool) {
 	e.running = false
 	e.fired++
 	if e.removed {
 		return
 	}
-	next, ok := e.timer.Schedule.Next(r.due, e.fired, t.now())
-	if r.cancel || !ok {
+	next, ok := e.timer.Schedule.Next(due, e.fired, t.now())
+	if cancel || !ok {
 		t.unlinkLocked(e)
 		return
 	}
 	e.item.Due = next
 	t.queue.Push(e.item)
+	if t.queue.Peek() == e.item {
+		t.signal() // the loop may be sleeping past this due time
+	}
 }
