@@ -8,8 +8,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -34,6 +37,7 @@ var actorWorkers = []int{16, 64}
 // hosting it and sidecar B with no app, so every call through B is remote.
 type actorsEnv struct {
 	cfg       config
+	profiling bool // A runs with --enable-profiling for -actors-cpuprofile
 	placement *placementProc
 	app       *actorApp
 	a, b      *sidecar
@@ -41,35 +45,80 @@ type actorsEnv struct {
 	run       string
 }
 
+// Actor case names, for -cases.
+const (
+	actorsCaseActivation = "actors/activation"
+	actorsCaseReminders  = "actors/reminders"
+)
+
+// actorsCallCase names a call load: actors/<local|remote>/c<workers>.
+func actorsCallCase(path string, workers int) string {
+	return fmt.Sprintf("actors/%s/c%d", path, workers)
+}
+
 // runActors measures actor calls (local, remote), activation and
-// reminder firings, each against the same placement and host.
+// reminder firings, each against the same placement and host; -cases
+// picks among them.
 func runActors(ctx context.Context, cfg config, rep *report, progress io.Writer) {
-	res := &actorsReport{Reminders: actorsReminders{Reminders: cfg.actorReminders, PeriodMS: ms(cfg.actorReminderPeriod)}}
+	res := &actorsReport{}
 	rep.Actors = res
-	e := &actorsEnv{cfg: cfg}
+	e := &actorsEnv{cfg: cfg, profiling: cfg.actorsProfileDir != "" && rep.Profiling}
+	if cfg.actorsProfileDir != "" && !e.profiling {
+		rep.Notes = append(rep.Notes, "-actors-cpuprofile: the binary has no --enable-profiling flag; no profiles taken")
+	}
+	if e.profiling {
+		if err := os.MkdirAll(cfg.actorsProfileDir, 0o755); err != nil {
+			res.addError(fmt.Errorf("-actors-cpuprofile: %w", err))
+			return
+		}
+	}
 	defer func() { res.addError(e.close()) }()
 	fmt.Fprintf(progress, "actors: starting placement, host A with the app, caller B\n")
 	if err := e.start(ctx); err != nil {
 		res.addError(err)
 		return
 	}
-	fmt.Fprintf(progress, "actors: activation (%d fresh ids, one call at a time)\n", actorActivations)
-	res.Activation = e.measureActivation(ctx, res)
-	fmt.Fprintf(progress, "actors: warming %d ids through A\n", actorIDs)
-	if p := drive(ctx, actorIDs, cfg.concurrency, e.call(e.a, "warm"), everyKey); res.addErrorLog("warm-up", &p.errs) {
-		return
+	if cfg.cases.MatchString(actorsCaseActivation) {
+		fmt.Fprintf(progress, "actors: activation (%d fresh ids, one call at a time)\n", actorActivations)
+		res.Activation = e.measureActivation(ctx, res)
 	}
+	e.runCalls(ctx, res, progress)
+	if cfg.cases.MatchString(actorsCaseReminders) {
+		res.Reminders = actorsReminders{Reminders: cfg.actorReminders, PeriodMS: ms(cfg.actorReminderPeriod)}
+		fmt.Fprintf(progress, "actors: %d reminders every %v, counted for %v\n", cfg.actorReminders, cfg.actorReminderPeriod, cfg.actorsLoad)
+		rep.Notes = append(rep.Notes, e.measureReminders(ctx, &res.Reminders)...)
+	}
+}
+
+// runCalls warms the id pool and runs the selected call loads.
+func (e *actorsEnv) runCalls(ctx context.Context, res *actorsReport, progress io.Writer) {
+	type load struct {
+		path    string
+		via     *sidecar
+		workers int
+	}
+	var loads []load
 	for _, path := range []struct {
 		name string
 		via  *sidecar
 	}{{"local", e.a}, {"remote", e.b}} {
 		for _, w := range actorWorkers {
-			fmt.Fprintf(progress, "actors: %s calls, %d workers for %v\n", path.name, w, cfg.actorsLoad)
-			res.Calls = append(res.Calls, e.measureCalls(ctx, path.name, path.via, w))
+			if e.cfg.cases.MatchString(actorsCallCase(path.name, w)) {
+				loads = append(loads, load{path.name, path.via, w})
+			}
 		}
 	}
-	fmt.Fprintf(progress, "actors: %d reminders every %v, counted for %v\n", cfg.actorReminders, cfg.actorReminderPeriod, cfg.actorsLoad)
-	e.measureReminders(ctx, &res.Reminders)
+	if len(loads) == 0 {
+		return
+	}
+	fmt.Fprintf(progress, "actors: warming %d ids through A\n", actorIDs)
+	if p := drive(ctx, actorIDs, e.cfg.concurrency, e.call(e.a, "warm"), eachIndex); res.addErrorLog("warm-up", &p.errs) {
+		return
+	}
+	for _, l := range loads {
+		fmt.Fprintf(progress, "actors: %s calls, %d workers for %v\n", l.path, l.workers, e.cfg.actorsLoad)
+		res.Calls = append(res.Calls, e.measureCalls(ctx, l.path, l.via, l.workers))
+	}
 }
 
 func (e *actorsEnv) start(ctx context.Context) error {
@@ -85,7 +134,7 @@ func (e *actorsEnv) start(ctx context.Context) error {
 	}
 	files := map[string]string{"actorstore.yaml": actorStoreYAML}
 	placementArgs := []string{"--placement-host-address", e.placement.addr()}
-	e.a, err = startReady(ctx, e.cfg.bin, sidecarOpts{appID: "bench-actors-a", files: files,
+	e.a, err = startReady(ctx, e.cfg.bin, sidecarOpts{appID: "bench-actors-a", files: files, profiling: e.profiling,
 		args: append([]string{"--app-port", strconv.Itoa(e.app.port), "--app-protocol", "http"}, placementArgs...)})
 	if err != nil {
 		return err
@@ -191,7 +240,7 @@ func (e *actorsEnv) measureActivation(ctx context.Context, res *actorsReport) ac
 // measureCalls runs a closed loop of calls through via on the warm ids,
 // bracketed by both sidecars' CPU readings.
 func (e *actorsEnv) measureCalls(ctx context.Context, path string, via *sidecar, workers int) actorsCalls {
-	r := actorsCalls{Name: fmt.Sprintf("actors/%s/c%d", path, workers), Path: path, Workers: workers}
+	r := actorsCalls{Name: actorsCallCase(path, workers), Path: path, Workers: workers}
 	op := e.call(via, "warm")
 	random := func(ctx context.Context, _ int) error { return op(ctx, -1) }
 	cpu0, err := e.cpu()
@@ -211,36 +260,51 @@ func (e *actorsEnv) measureCalls(ctx context.Context, path string, via *sidecar,
 }
 
 // measureReminders registers the reminders through A, lets them all fire
-// once, then counts firings at the app over the load time.
-func (e *actorsEnv) measureReminders(ctx context.Context, r *actorsReminders) {
+// once, then counts firings at the app over the load time. With
+// -actors-cpuprofile it profiles A over that window and returns where the
+// profile went.
+func (e *actorsEnv) measureReminders(ctx context.Context, r *actorsReminders) []string {
 	body := fmt.Appendf(nil, `{"dueTime":"0s","period":%q}`, e.cfg.actorReminderPeriod.String())
 	register := func(ctx context.Context, k int) error {
 		url := fmt.Sprintf("http://127.0.0.1:%d/v1.0/actors/%s/rem-%s-%d/reminders/tick", e.a.httpPort, benchActorType, e.run, k)
 		return e.post(ctx, url, body, http.StatusNoContent)
 	}
 	t0 := time.Now()
-	p := drive(ctx, e.cfg.actorReminders, e.cfg.concurrency, register, everyKey)
+	p := drive(ctx, e.cfg.actorReminders, e.cfg.concurrency, register, eachIndex)
 	r.RegisterSeconds = time.Since(t0).Seconds()
 	if r.addErrorLog(&p.errs) {
-		return
+		return nil
 	}
-	select {
-	case <-ctx.Done():
-		r.addError(ctx.Err())
-		return
-	case <-time.After(reminderSettle):
+	if err := sleepCtx(ctx, reminderSettle); err != nil {
+		r.addError(err)
+		return nil
 	}
+	var prof *cpuProfiles
+	if e.profiling {
+		path := filepath.Join(e.cfg.actorsProfileDir, "actors-reminders-a.pprof")
+		prof = startProfiles(ctx, []profileTarget{{path, e.a}}, e.cfg.actorsLoad)
+	}
+	e.countReminders(ctx, r)
+	if prof == nil {
+		return nil
+	}
+	return prof.wait()
+}
+
+// countReminders reads the app's reminder counter, A's and loadgen's CPU
+// and the time A's threads waited for a CPU around one window of
+// -actors-load.
+func (e *actorsEnv) countReminders(ctx context.Context, r *actorsReminders) {
 	cpu0, err := e.cpu()
 	if err != nil {
 		r.addError(err)
 		return
 	}
+	wait0, waitErr := runQueueWait(e.a.pid())
 	n0, start := e.app.reminders.Load(), time.Now()
-	select {
-	case <-ctx.Done():
-		r.addError(ctx.Err())
+	if err := sleepCtx(ctx, e.cfg.actorsLoad); err != nil {
+		r.addError(err)
 		return
-	case <-time.After(e.cfg.actorsLoad):
 	}
 	n1, elapsed := e.app.reminders.Load(), time.Since(start)
 	cpu1, err := e.cpu()
@@ -248,11 +312,63 @@ func (e *actorsEnv) measureReminders(ctx context.Context, r *actorsReminders) {
 		r.addError(err)
 		return
 	}
+	wait1, err := runQueueWait(e.a.pid())
+	if waitErr == nil && err == nil {
+		r.HostWaitCores = (wait1 - wait0).Seconds() / elapsed.Seconds()
+	}
+	used := cpu1.sub(cpu0)
 	r.WindowSeconds = elapsed.Seconds()
 	r.Firings = n1 - n0
 	r.PerSec = float64(r.Firings) / r.WindowSeconds
 	r.OfferedPerSec = float64(r.Reminders) / e.cfg.actorReminderPeriod.Seconds()
-	r.HostCPUMSPer1k = perOpUS(cpu1.sub(cpu0).a, int(r.Firings))
+	r.HostCPUMSPer1k = perOpUS(used.a, int(r.Firings))
+	r.HostCores = used.a.Seconds() / r.WindowSeconds
+	r.LoadgenCPUMSPer1k = perOpUS(used.self, int(r.Firings))
+}
+
+// runQueueWait is how long the threads of pid have waited for a CPU while
+// runnable (the second field of /proc/<pid>/task/*/schedstat, in ns). On a
+// shared machine it tells a sidecar short of CPU from one short of work.
+func runQueueWait(pid int) (time.Duration, error) {
+	files, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(files) == 0 {
+		return 0, fmt.Errorf("no schedstat for pid %d: %v", pid, err)
+	}
+	var total time.Duration
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread exited meanwhile
+		}
+		fields := strings.Fields(string(b))
+		if len(fields) < 2 {
+			return 0, fmt.Errorf("malformed %s: %q", f, b)
+		}
+		ns, err := strconv.ParseInt(fields[1], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("parse %s: %w", f, err)
+		}
+		total += time.Duration(ns)
+	}
+	return total, nil
+}
+
+// eachIndex gives operation i key index i: every actor id of a phase is
+// distinct. (everyKey wraps at the state suite's 1,000-key pool, which
+// left the reminder load with 1,000 reminders, each registered five
+// times, and warmed only 1,000 of the 5,000 call ids.)
+func eachIndex(i int, _ *rand.Rand) int { return i }
+
+// sleepCtx waits d, or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // sidecarsCPU is both sidecars' CPU time and loadgen's own.
@@ -309,7 +425,7 @@ func (p *placementProc) addr() string { return "127.0.0.1:" + strconv.Itoa(p.por
 // startPlacement runs the placement service on free ports and waits until
 // its /healthz answers 200.
 func startPlacement(ctx context.Context, bin string) (*placementProc, error) {
-	ports, err := freePorts(3)
+	ports, err := freePorts(4)
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +433,10 @@ func startPlacement(ctx context.Context, bin string) (*placementProc, error) {
 	p.cmd = exec.Command(bin, "placement",
 		"--port", strconv.Itoa(ports[0]), "--listen-address", "127.0.0.1",
 		"--healthz-port", strconv.Itoa(ports[1]), "--healthz-listen-address", "127.0.0.1",
-		"--metrics-port", strconv.Itoa(ports[2]), "--log-level", "warn")
+		"--metrics-port", strconv.Itoa(ports[2]), "--log-level", "warn",
+		// Its own Raft port too: the default 8201 may be taken by another
+		// placement on the machine.
+		"--initial-cluster", "dapr-placement-0=127.0.0.1:"+strconv.Itoa(ports[3]))
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -21,6 +24,7 @@ func TestParseActorsFlags(t *testing.T) {
 		{"load too short", []string{"-suite", "actors", "-actors-load", "1ms"}, true},
 		{"no reminders", []string{"-suite", "actors", "-actors-reminders", "0"}, true},
 		{"period too short", []string{"-suite", "actors", "-actors-reminder-period", "1us"}, true},
+		{"cpu profile", []string{"-suite", "actors", "-actors-cpuprofile", "/tmp/prof"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,8 +41,61 @@ func TestParseActorsFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cfg.runs("actors") || cfg.actorsLoad != 5*time.Second || cfg.actorReminders != 5000 || cfg.actorReminderPeriod != 250*time.Millisecond {
-		t.Errorf("defaults: runs actors %v, load %v, reminders %d every %v", cfg.runs("actors"), cfg.actorsLoad, cfg.actorReminders, cfg.actorReminderPeriod)
+	if !cfg.runs("actors") || cfg.actorsLoad != 5*time.Second || cfg.actorReminders != 5000 || cfg.actorReminderPeriod != 250*time.Millisecond || cfg.actorsProfileDir != "" {
+		t.Errorf("defaults: runs actors %v, load %v, reminders %d every %v, profile dir %q", cfg.runs("actors"), cfg.actorsLoad, cfg.actorReminders, cfg.actorReminderPeriod, cfg.actorsProfileDir)
+	}
+}
+
+// TestActorsCaseSelection checks -cases picks the actors suite's parts by
+// the names the report prints.
+func TestActorsCaseSelection(t *testing.T) {
+	all := []string{actorsCaseActivation, actorsCallCase("local", 16), actorsCallCase("local", 64),
+		actorsCallCase("remote", 16), actorsCallCase("remote", 64), actorsCaseReminders}
+	tests := []struct {
+		cases string
+		want  []string
+	}{
+		{"", all},
+		{"reminder", []string{"actors/reminders"}},
+		{"local/c64|reminder", []string{"actors/local/c64", "actors/reminders"}},
+		{"/c16$", []string{"actors/local/c16", "actors/remote/c16"}},
+		{"activation", []string{"actors/activation"}},
+	}
+	for _, tt := range tests {
+		cfg, err := parseFlags([]string{"-suite", "actors", "-cases", tt.cases})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, name := range all {
+			if cfg.cases.MatchString(name) {
+				got = append(got, name)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("-cases %q selects %v, want %v", tt.cases, got, tt.want)
+		}
+	}
+}
+
+// TestRunQueueWait reads this process's schedstat, which only grows.
+func TestRunQueueWait(t *testing.T) {
+	if _, err := os.Stat("/proc/self/task"); err != nil {
+		t.Skip("no /proc on this system")
+	}
+	first, err := runQueueWait(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := runQueueWait(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first < 0 || again < first {
+		t.Errorf("run-queue wait went from %v to %v", first, again)
+	}
+	if _, err := runQueueWait(-1); err == nil {
+		t.Error("runQueueWait of a pid that cannot exist succeeded")
 	}
 }
 
@@ -104,6 +161,29 @@ func TestPrintActorsTable(t *testing.T) {
 			{Name: "actors/local/c16", Ops: 1000, OpsPerSec: 5000, P50US: 300, HostCPUMSPer1k: 120},
 			{Name: "actors/remote/c64", Errors: 3, ErrorSamples: []string{"boom"}},
 		},
+		Reminders: actorsReminders{Reminders: 100, PeriodMS: 250, WindowSeconds: 5, PerSec: 390, OfferedPerSec: 400,
+			HostCPUMSPer1k: 70, HostCores: 0.27, HostWaitCores: 1.5, LoadgenCPUMSPer1k: 45},
+	}}
+	var b strings.Builder
+	if err := printTable(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"actors/local/c16", "5000", "actors/remote/c64  failed (3 errors)", "first call p50 900 µs", "390", "15463/s", "actors/remote/c64: boom",
+		"70.0 ms", "0.27 cores", "1.50 cores", "45.0 ms"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if n := r.errorCount(); n != 3 {
+		t.Errorf("errorCount = %d, want 3", n)
+	}
+}
+
+// TestPrintActorsTableSelectedParts checks parts left out by -cases leave
+// no empty headings behind.
+func TestPrintActorsTableSelectedParts(t *testing.T) {
+	r := &report{Suite: "actors", ActorsLoadSeconds: 5, Actors: &actorsReport{
 		Reminders: actorsReminders{Reminders: 100, PeriodMS: 250, WindowSeconds: 5, PerSec: 390, OfferedPerSec: 400},
 	}}
 	var b strings.Builder
@@ -111,12 +191,32 @@ func TestPrintActorsTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"actors/local/c16", "5000", "actors/remote/c64  failed (3 errors)", "first call p50 900 µs", "390", "15463/s", "actors/remote/c64: boom"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("table lacks %q:\n%s", want, out)
-		}
+	if !strings.Contains(out, "actors/reminders") || strings.Contains(out, "Calls:") || strings.Contains(out, "activation (") {
+		t.Errorf("reminders-only table:\n%s", out)
 	}
-	if n := r.errorCount(); n != 3 {
-		t.Errorf("errorCount = %d, want 3", n)
+	r.Actors = &actorsReport{Calls: []actorsCalls{{Name: "actors/local/c16", Ops: 10, OpsPerSec: 5}}}
+	b.Reset()
+	if err := printTable(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); strings.Contains(out, "reminders") {
+		t.Errorf("calls-only table mentions reminders:\n%s", out)
+	}
+}
+
+// TestEachIndexKeysAreDistinct checks the actors suite's phases touch as
+// many distinct ids as they run operations (everyKey wraps at 1,000).
+func TestEachIndexKeysAreDistinct(t *testing.T) {
+	const n = 2500
+	var mu sync.Mutex
+	seen := map[int]bool{}
+	p := drive(context.Background(), n, 7, func(_ context.Context, k int) error {
+		mu.Lock()
+		seen[k] = true
+		mu.Unlock()
+		return nil
+	}, eachIndex)
+	if p.errs.count != 0 || len(seen) != n {
+		t.Fatalf("%d operations touched %d distinct keys (%d errors), want %d", n, len(seen), p.errs.count, n)
 	}
 }

@@ -52,16 +52,24 @@ type actorsCalls struct {
 
 // actorsReminders is the reminder firing rate the app saw.
 type actorsReminders struct {
-	Reminders       int      `json:"reminders"`
-	PeriodMS        float64  `json:"period_ms"`
-	RegisterSeconds float64  `json:"register_seconds"`
-	WindowSeconds   float64  `json:"window_seconds"`
-	Firings         int64    `json:"firings"`
-	PerSec          float64  `json:"per_sec"`
-	OfferedPerSec   float64  `json:"offered_per_sec"` // reminders / period
-	HostCPUMSPer1k  float64  `json:"host_cpu_ms_per_1k"`
-	Errors          int      `json:"errors"`
-	ErrorSamples    []string `json:"error_samples,omitempty"`
+	Reminders       int     `json:"reminders"`
+	PeriodMS        float64 `json:"period_ms"`
+	RegisterSeconds float64 `json:"register_seconds"`
+	WindowSeconds   float64 `json:"window_seconds"`
+	Firings         int64   `json:"firings"`
+	PerSec          float64 `json:"per_sec"`
+	OfferedPerSec   float64 `json:"offered_per_sec"` // reminders / period
+	HostCPUMSPer1k  float64 `json:"host_cpu_ms_per_1k"`
+	// HostCores is A's CPU over the window in cores, and HostWaitCores
+	// the time its threads waited for a CPU, also in cores: on a shared
+	// machine the rate is about HostCores / HostCPUMSPer1k.
+	HostCores     float64 `json:"host_cores"`
+	HostWaitCores float64 `json:"host_wait_cores"`
+	// LoadgenCPUMSPer1k is loadgen's CPU per 1,000 firings: the app's
+	// (nothing else runs in the window).
+	LoadgenCPUMSPer1k float64  `json:"loadgen_cpu_ms_per_1k"`
+	Errors            int      `json:"errors"`
+	ErrorSamples      []string `json:"error_samples,omitempty"`
 }
 
 func (c *actorsCalls) fill(p *phase, cpu sidecarsCPU) {
@@ -142,8 +150,10 @@ func printActors(tw io.Writer, r *report) {
 		fmt.Fprintf(tw, "activation (%d fresh ids through A, one call at a time)\tfirst call p50 %.0f µs, p99 %.0f µs\tsecond call p50 %.0f µs, p99 %.0f µs\n",
 			a.Activation.IDs, a.Activation.ColdP50US, a.Activation.ColdP99US, a.Activation.WarmP50US, a.Activation.WarmP99US)
 	}
-	fmt.Fprintf(tw, "Calls: closed loop for %gs over %d warm ids; local = through A, remote = through B (every call forwarded to A)\n", r.ActorsLoadSeconds, actorIDs)
-	fmt.Fprintln(tw, "case\tcalls/s\tp50\tp90\tp99\tA CPU/1k calls\tB CPU/1k calls\tloadgen CPU/1k calls\terrors")
+	if len(a.Calls) > 0 {
+		fmt.Fprintf(tw, "Calls: closed loop for %gs over %d warm ids; local = through A, remote = through B (every call forwarded to A)\n", r.ActorsLoadSeconds, actorIDs)
+		fmt.Fprintln(tw, "case\tcalls/s\tp50\tp90\tp99\tA CPU/1k calls\tB CPU/1k calls\tloadgen CPU/1k calls\terrors")
+	}
 	for _, c := range a.Calls {
 		if c.Ops == 0 {
 			fmt.Fprintf(tw, "%s\tfailed (%d errors)\n", c.Name, c.Errors)
@@ -153,12 +163,16 @@ func printActors(tw io.Writer, r *report) {
 			c.Name, c.OpsPerSec, c.P50US, c.P90US, c.P99US, c.HostCPUMSPer1k, c.CallerCPUMSPer1k, c.LoadgenCPUMSPer1k, c.Errors)
 	}
 	m := a.Reminders
-	fmt.Fprintln(tw, "reminders\tregistered\tperiod\toffered/s\tfired/s at the app\tA CPU/1k firings\tDapr reference")
+	if m.Reminders == 0 {
+		return // not selected by -cases
+	}
+	fmt.Fprintln(tw, "reminders\tregistered\tperiod\toffered/s\tfired/s at the app\tA CPU/1k firings\tA on CPU\tA waiting for CPU\tloadgen CPU/1k firings\tDapr reference")
 	if m.WindowSeconds > 0 {
-		fmt.Fprintf(tw, "actors/reminders\t%d in %.1fs\t%v\t%.0f\t%.0f\t%.1f ms\t%d/s\n",
-			m.Reminders, m.RegisterSeconds, time.Duration(m.PeriodMS*float64(time.Millisecond)), m.OfferedPerSec, m.PerSec, m.HostCPUMSPer1k, daprReminderTriggersPerSec)
+		fmt.Fprintf(tw, "%s\t%d in %.1fs\t%v\t%.0f\t%.0f\t%.1f ms\t%.2f cores\t%.2f cores\t%.1f ms\t%d/s\n", actorsCaseReminders,
+			m.Reminders, m.RegisterSeconds, time.Duration(m.PeriodMS*float64(time.Millisecond)), m.OfferedPerSec, m.PerSec, m.HostCPUMSPer1k,
+			m.HostCores, m.HostWaitCores, m.LoadgenCPUMSPer1k, daprReminderTriggersPerSec)
 	} else {
-		fmt.Fprintf(tw, "actors/reminders\tfailed (%d errors)\n", m.Errors)
+		fmt.Fprintf(tw, "%s\tfailed (%d errors)\n", actorsCaseReminders, m.Errors)
 	}
 }
 

@@ -49,10 +49,12 @@ type config struct {
 	actorsLoad          time.Duration
 	actorReminders      int
 	actorReminderPeriod time.Duration
+	actorsProfileDir    string // where to write host A's CPU profile of the reminder window; "" for none
 
 	// Overhead: closed-loop time per run and rounds of all variants.
-	overheadLoad   time.Duration
-	overheadRounds int
+	overheadLoad       time.Duration
+	overheadRounds     int
+	overheadProfileDir string // where to write each run's CPU and allocation profiles; "" for none
 }
 
 // runs reports whether the configured suite includes s.
@@ -93,7 +95,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.warmup, "warmup", 2000, "unmeasured warm-up operations per load case")
 	fs.IntVar(&cfg.concurrency, "concurrency", 16, "concurrent workers per load case")
 	fs.IntVar(&cfg.starts, "starts", 5, "sidecar starts per store for the startup figure")
-	fs.StringVar(&cases, "cases", "", "regexp selecting load cases by name (store/transport/op, e.g. 'memory/http'; invoke/http, invoke/grpc, invoke/stream/upload, invoke/stream/download; pubsub/<memory|sqlite|redis>/<publish|e2e|bulk|durability>; blocks/lock/<sqlite|redis>, blocks/secrets/localfile, blocks/bindings/http)")
+	fs.StringVar(&cases, "cases", "", "regexp selecting load cases by name (store/transport/op, e.g. 'memory/http'; invoke/http, invoke/grpc, invoke/stream/upload, invoke/stream/download; pubsub/<memory|sqlite|redis>/<publish|e2e|bulk|durability>; blocks/lock/<sqlite|redis>, blocks/secrets/localfile, blocks/bindings/http; actors/activation, actors/<local|remote>/c<16|64>, actors/reminders)")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON instead of a table")
 	fs.IntVar(&cfg.rate, "rate", 1000, "invoke, pubsub: open-loop requests (messages) per second")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "invoke: open-loop time per path (direct, A→B); pubsub: open-loop time per broker")
@@ -109,8 +111,10 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&cfg.actorsLoad, "actors-load", 5*time.Second, "actors: closed-loop time per call load, and the window reminder firings are counted over")
 	fs.IntVar(&cfg.actorReminders, "actors-reminders", 5000, "actors: reminders registered for the trigger-rate figure")
 	fs.DurationVar(&cfg.actorReminderPeriod, "actors-reminder-period", 250*time.Millisecond, "actors: the reminders' period")
+	fs.StringVar(&cfg.actorsProfileDir, "actors-cpuprofile", "", "actors: write host A's CPU profile of the reminder window to this dir")
 	fs.DurationVar(&cfg.overheadLoad, "overhead-load", 1500*time.Millisecond, "overhead: closed-loop time per run (one variant of one load on a fresh sidecar)")
 	fs.IntVar(&cfg.overheadRounds, "overhead-rounds", 3, "overhead: rounds of all variants, in alternating order; figures are medians over them")
+	fs.StringVar(&cfg.overheadProfileDir, "overhead-cpuprofile", "", "overhead: write each run's CPU and allocation profiles of its closed loop to this dir (sidecars get --enable-profiling)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

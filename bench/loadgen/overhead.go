@@ -68,6 +68,12 @@ func runOverhead(ctx context.Context, cfg config, rep *report, progress io.Write
 		return
 	}
 	defer sink.close()
+	prof, err := newOverheadProfiler(cfg, rep)
+	if err != nil {
+		rep.Overhead = append(rep.Overhead, overheadResult{Load: "overhead", Errors: 1, ErrorSamples: []string{err.Error()}})
+		return
+	}
+	defer func() { rep.Notes = append(rep.Notes, prof.failures()...) }()
 	var app *echoApp
 	for _, l := range overheadLoads {
 		if !cfg.cases.MatchString(l.name) {
@@ -80,13 +86,13 @@ func runOverhead(ctx context.Context, cfg config, rep *report, progress io.Write
 			}
 			defer app.close()
 		}
-		rep.Overhead = append(rep.Overhead, measureOverheadLoad(ctx, cfg, l, app, sink, progress)...)
+		rep.Overhead = append(rep.Overhead, measureOverheadLoad(ctx, cfg, l, app, sink, prof, progress)...)
 	}
 }
 
 // measureOverheadLoad runs every variant of one load cfg.overheadRounds
 // times and returns one result per variant.
-func measureOverheadLoad(ctx context.Context, cfg config, l overheadLoad, app *echoApp, sink *traceSink, progress io.Writer) []overheadResult {
+func measureOverheadLoad(ctx context.Context, cfg config, l overheadLoad, app *echoApp, sink *traceSink, prof *overheadProfiler, progress io.Writer) []overheadResult {
 	res := make([]overheadResult, len(overheadVariants))
 	for i, v := range overheadVariants {
 		res[i] = overheadResult{Load: l.name, Variant: v.name}
@@ -98,7 +104,7 @@ func measureOverheadLoad(ctx context.Context, cfg config, l overheadLoad, app *e
 				return res
 			}
 			exports0 := sink.exports.Load()
-			run, err := overheadOnce(ctx, cfg, l, overheadVariants[i], app, sink.port)
+			run, err := overheadOnce(ctx, cfg, overheadRunSpec{load: l, variant: overheadVariants[i], round: r}, app, sink.port, prof)
 			res[i].addError(err)
 			if err == nil {
 				res[i].Runs = append(res[i].Runs, run)
@@ -110,10 +116,20 @@ func measureOverheadLoad(ctx context.Context, cfg config, l overheadLoad, app *e
 	return res
 }
 
+// overheadRunSpec names one run: a load under a variant in a round.
+type overheadRunSpec struct {
+	load    overheadLoad
+	variant overheadVariant
+	round   int
+}
+
 // overheadOnce starts a sidecar with the variant, warms it up and measures
-// one closed loop bracketed by readings of the sidecar's CPU time.
-func overheadOnce(ctx context.Context, cfg config, l overheadLoad, v overheadVariant, app *echoApp, sinkPort int) (run overheadRun, err error) {
-	o := overheadSidecarOpts(v, sinkPort)
+// one closed loop bracketed by readings of the sidecar's CPU time (and, with
+// prof, profiled).
+func overheadOnce(ctx context.Context, cfg config, spec overheadRunSpec, app *echoApp, sinkPort int, prof *overheadProfiler) (run overheadRun, err error) {
+	l := spec.load
+	o := overheadSidecarOpts(spec.variant, sinkPort)
+	o.profiling = prof != nil
 	if l.app {
 		o.args = append(o.args, "--app-port", strconv.Itoa(app.httpPort))
 	}
@@ -130,6 +146,8 @@ func overheadOnce(ctx context.Context, cfg config, l overheadLoad, v overheadVar
 	if p := drive(ctx, cfg.warmup, cfg.concurrency, op, randomKey); p.errs.count > 0 {
 		return run, fmt.Errorf("warm-up: %d errors, first: %s", p.errs.count, p.errs.samples[0])
 	}
+	waitProfiles := prof.start(ctx, s, l, spec.variant, spec.round)
+	defer waitProfiles() // before the sidecar stops
 	cpu0, err := procCPU(s.pid())
 	if err != nil {
 		return run, err
