@@ -3,10 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -130,7 +127,7 @@ func startProfiles(ctx context.Context, targets []profileTarget, d time.Duration
 		go func() {
 			defer c.wg.Done()
 			note := "CPU profile: " + t.path
-			if err := fetchProfile(ctx, t.sc.profilePort, secs, t.path); err != nil {
+			if err := fetchPprof(ctx, t.sc.profilePort, "profile", secs, t.path); err != nil {
 				note = "no CPU profile " + t.path + ": " + err.Error()
 			}
 			c.mu.Lock()
@@ -144,29 +141,4 @@ func startProfiles(ctx context.Context, targets []profileTarget, d time.Duration
 func (c *cpuProfiles) wait() []string {
 	c.wg.Wait()
 	return c.notes
-}
-
-func fetchProfile(ctx context.Context, port, secs int, path string) error {
-	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/debug/pprof/profile?seconds=" + strconv.Itoa(secs)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return fmt.Errorf("profile request: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("fetch profile: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("fetch profile: status %d", resp.StatusCode)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("profile file: %w", err)
-	}
-	if _, err := f.ReadFrom(resp.Body); err != nil {
-		f.Close()
-		return fmt.Errorf("write profile: %w", err)
-	}
-	return f.Close()
 }
