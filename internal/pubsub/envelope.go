@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/outrigger/outrigger/internal/jsonwire"
 )
 
 // CloudEvent attribute names Dapr uses.
@@ -152,7 +154,7 @@ func appendAttr(dst []byte, name, value string) []byte {
 	dst = append(dst, ',', '"')
 	dst = append(dst, name...)
 	dst = append(dst, '"', ':')
-	return appendJSONString(dst, value)
+	return jsonwire.AppendString(dst, value)
 }
 
 // appendData writes the data member for a content type: JSON types embed
@@ -178,7 +180,7 @@ func appendData(dst []byte, ct string, data []byte) []byte {
 	default:
 		dst = append(dst, `"`+CEData+`":`...)
 	}
-	return appendJSONString(dst, data)
+	return jsonwire.AppendString(dst, data)
 }
 
 // decodeFirst decodes the first JSON value of data with exact numbers.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+
+	"github.com/outrigger/outrigger/internal/jsonwire"
 )
 
 // This file builds and reads envelope JSON directly, without going
@@ -17,31 +19,6 @@ import (
 // maxCanonicalDepth bounds the nesting the fast path follows; deeper
 // values take encoding/json's path (which has its own limit).
 const maxCanonicalDepth = 1000
-
-// appendJSONString appends s as encoding/json marshals a string (HTML
-// characters escaped). Plain printable ASCII is copied; anything else is
-// left to encoding/json.
-func appendJSONString[T string | []byte](dst []byte, s T) []byte {
-	if plainString(s) {
-		dst = append(dst, '"')
-		dst = append(dst, s...)
-		return append(dst, '"')
-	}
-	b, _ := json.Marshal(string(s)) // a string always marshals
-	return append(dst, b...)
-}
-
-// plainString reports whether encoding/json writes s unchanged between
-// quotes: printable ASCII without '"', '\\' and the HTML-escaped <, >, &.
-func plainString[T string | []byte](s T) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return false
-		}
-	}
-	return true
-}
 
 // appendCanonicalJSON appends the JSON value that data holds, re-encoded
 // as decoding it (numbers as json.Number) and marshalling the result
@@ -264,14 +241,14 @@ func (c *canonicalizer) str() (raw []byte, val string, ok bool) {
 // it after decoding: unchanged when it is plain, else decoded and
 // marshalled again.
 func appendStringToken(dst, raw []byte) ([]byte, bool) {
-	if plainString(raw[1 : len(raw)-1]) {
+	if jsonwire.Plain(raw[1 : len(raw)-1]) {
 		return append(dst, raw...), true
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return dst, false
 	}
-	return appendJSONString(dst, s), true
+	return jsonwire.AppendString(dst, s), true
 }
 
 // number reads a JSON number at c.pos (RFC 8259 grammar).

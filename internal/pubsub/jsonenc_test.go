@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/outrigger/outrigger/internal/jsonwire"
 )
 
 // canonicalSeeds are JSON payloads (valid or not) whose envelope data the
@@ -60,7 +62,7 @@ func FuzzAppendData(f *testing.F) {
 func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
 	for _, s := range []string{"", "plain", "<>&", "\"\\", "\x00\x1f\x7f", "\b\f\n\r\t", "é\u2028\u2029", "\xff", "日本"} {
 		want, _ := json.Marshal(s)
-		if got := appendJSONString(nil, s); string(got) != string(want) {
+		if got := jsonwire.AppendString(nil, s); string(got) != string(want) {
 			t.Errorf("%q: got %s, want %s", s, got, want)
 		}
 	}

@@ -7,6 +7,21 @@ import (
 	"github.com/outrigger/outrigger/internal/actors"
 )
 
+// timerBody and reminderBody are the bodies json.Marshal writes: the
+// reference the hand-written encoders must match.
+type timerBody struct {
+	Callback string          `json:"callback"`
+	Data     json.RawMessage `json:"data,omitempty"`
+	DueTime  string          `json:"dueTime"`
+	Period   string          `json:"period"`
+}
+
+type reminderBody struct {
+	Data    json.RawMessage `json:"data,omitempty"`
+	DueTime string          `json:"dueTime"`
+	Period  string          `json:"period"`
+}
+
 // bodyCases are timer and reminder fields covering the fast path and every
 // reason to fall back to encoding/json.
 var bodyCases = []struct {

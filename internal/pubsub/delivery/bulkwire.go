@@ -13,6 +13,8 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/outrigger/outrigger/internal/jsonwire"
 )
 
 // bulkRequest is the HTTP body of a bulk delivery.
@@ -99,10 +101,10 @@ func (r *bulkRequest) marshal() ([]byte, error) {
 		size += len(e.Event) + 128
 	}
 	b := make([]byte, 0, size)
-	b = appendMember(b, '{', "id", r.ID)
-	b = appendMember(b, ',', "type", r.Type)
-	b = appendMember(b, ',', "topic", r.Topic)
-	b = appendMember(b, ',', "pubsubname", r.PubsubName)
+	b = jsonwire.AppendMember(b, '{', "id", r.ID)
+	b = jsonwire.AppendMember(b, ',', "type", r.Type)
+	b = jsonwire.AppendMember(b, ',', "topic", r.Topic)
+	b = jsonwire.AppendMember(b, ',', "pubsubname", r.PubsubName)
 	b = appendStringMap(append(b, `,"metadata":`...), r.Metadata)
 	b = append(b, `,"entries":`...)
 	if r.Entries == nil {
@@ -113,40 +115,19 @@ func (r *bulkRequest) marshal() ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendMember(b, '{', "entryId", e.EntryID)
+			b = jsonwire.AppendMember(b, '{', "entryId", e.EntryID)
 			b = append(b, `,"event":`...)
 			var err error
-			if b, err = appendRawJSON(b, e.Event); err != nil {
+			if b, err = jsonwire.AppendRaw(b, e.Event); err != nil {
 				return nil, err
 			}
 			b = appendStringMap(append(b, `,"metadata":`...), e.Metadata)
-			b = appendMember(b, ',', "contentType", e.ContentType)
+			b = jsonwire.AppendMember(b, ',', "contentType", e.ContentType)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
 	}
 	return append(b, '}'), nil
-}
-
-// appendMember writes sep, then "name":value; name needs no escaping.
-func appendMember(b []byte, sep byte, name, value string) []byte {
-	b = append(b, sep, '"')
-	b = append(b, name...)
-	b = append(b, '"', ':')
-	return appendJSONString(b, value)
-}
-
-// appendJSONString writes s as json.Marshal does.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always marshals
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // appendStringMap writes m as json.Marshal does: keys sorted, nil as null.
@@ -160,50 +141,10 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(appendJSONString(b, k), ':')
-		b = appendJSONString(b, m[k])
+		b = append(jsonwire.AppendString(b, k), ':')
+		b = jsonwire.AppendString(b, m[k])
 	}
 	return append(b, '}')
-}
-
-// appendRawJSON writes a json.RawMessage as json.Marshal does: a valid
-// event that is already compact, with <, >, & and U+2028/U+2029 escaped
-// (our envelopes are), is copied; any other goes through json.Marshal,
-// which compacts, escapes or refuses it.
-func appendRawJSON(b, raw []byte) ([]byte, error) {
-	if raw == nil {
-		return append(b, "null"...), nil
-	}
-	if json.Valid(raw) && compactAndEscaped(raw) {
-		return append(b, raw...), nil
-	}
-	out, err := json.Marshal(json.RawMessage(raw))
-	if err != nil {
-		return nil, err
-	}
-	return append(b, out...), nil
-}
-
-// compactAndEscaped reports whether valid JSON raw has no whitespace
-// outside strings and none of the characters json.Marshal escapes in a
-// RawMessage.
-func compactAndEscaped(raw []byte) bool {
-	inString := false
-	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; {
-		case c == '<' || c == '>' || c == '&':
-			return false
-		case c == 0xE2 && i+2 < len(raw) && raw[i+1] == 0x80 && (raw[i+2] == 0xA8 || raw[i+2] == 0xA9):
-			return false
-		case inString && c == '\\':
-			i++
-		case c == '"':
-			inString = !inString
-		case !inString && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
-			return false
-		}
-	}
-	return true
 }
 
 // httpBulkEntry carries a CloudEvent as a JSON object and a raw payload
