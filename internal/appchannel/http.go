@@ -17,6 +17,8 @@ import (
 	commonv1 "github.com/dapr/dapr/pkg/proto/common/v1"
 	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
 	"google.golang.org/grpc"
+
+	"github.com/outrigger/outrigger/internal/h1client"
 )
 
 // httpChannel calls an HTTP app (http, https or h2c).
@@ -40,7 +42,7 @@ func newHTTPChannel(cfg Config) *httpChannel {
 		protocol: cfg.Protocol,
 		base:     scheme + "://" + host,
 		client: &http.Client{
-			Transport: newTransport(cfg),
+			Transport: newRoundTripper(cfg),
 			// 3xx answers go back to the caller untouched.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
@@ -52,6 +54,30 @@ func newHTTPChannel(cfg Config) *httpChannel {
 	return c
 }
 
+// Idle keep-alive connections kept to the app, and for how long.
+const (
+	maxIdleConns    = 1024
+	idleConnTimeout = 90 * time.Second
+)
+
+// newRoundTripper sends plain-HTTP calls with small bodies on the calling
+// goroutine (h1client), which is most calls a sidecar makes to its app:
+// actor methods, event deliveries, most invocations. Streams, TLS and h2c
+// go through net/http's Transport.
+func newRoundTripper(cfg Config) http.RoundTripper {
+	tr := newTransport(cfg)
+	if cfg.Protocol != "http" {
+		return tr
+	}
+	return &h1client.Transport{
+		Fallback:       tr,
+		Dial:           tr.DialContext,
+		MaxInlineBody:  smallBodyLimit,
+		MaxIdlePerHost: maxIdleConns,
+		IdleTimeout:    idleConnTimeout,
+	}
+}
+
 // newTransport is tuned for many calls to one local host: plenty of idle
 // keep-alive connections, no transparent compression (bodies pass through
 // as the app sent them), no proxy from the environment.
@@ -60,8 +86,8 @@ func newTransport(cfg Config) *http.Transport {
 	tr := &http.Transport{
 		DialContext:         d.DialContext,
 		MaxIdleConns:        0, // no global cap; the per-host cap applies
-		MaxIdleConnsPerHost: 1024,
-		IdleConnTimeout:     90 * time.Second,
+		MaxIdleConnsPerHost: maxIdleConns,
+		IdleConnTimeout:     idleConnTimeout,
 		TLSHandshakeTimeout: cfg.DialTimeout,
 		DisableCompression:  true,
 		Protocols:           new(http.Protocols),
