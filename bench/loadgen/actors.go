@@ -31,7 +31,7 @@ const (
 )
 
 // actorWorkers are the closed-loop concurrencies of the call loads.
-var actorWorkers = []int{16, 64}
+var actorWorkers = []int{8, 16, 64}
 
 // actorsEnv is the suite's processes: placement, the actor app, sidecar A
 // hosting it and sidecar B with no app, so every call through B is remote.
@@ -49,6 +49,7 @@ type actorsEnv struct {
 const (
 	actorsCaseActivation = "actors/activation"
 	actorsCaseReminders  = "actors/reminders"
+	actorsCaseRate       = "actors/local/rate"
 )
 
 // actorsCallCase names a call load: actors/<local|remote>/c<workers>.
@@ -83,6 +84,9 @@ func runActors(ctx context.Context, cfg config, rep *report, progress io.Writer)
 		res.Activation = e.measureActivation(ctx, res)
 	}
 	e.runCalls(ctx, res, progress)
+	for _, c := range res.Calls {
+		rep.Notes = append(rep.Notes, c.ProfileNotes...)
+	}
 	if cfg.cases.MatchString(actorsCaseReminders) {
 		res.Reminders = actorsReminders{Reminders: cfg.actorReminders, PeriodMS: ms(cfg.actorReminderPeriod)}
 		fmt.Fprintf(progress, "actors: %d reminders every %v, counted for %v\n", cfg.actorReminders, cfg.actorReminderPeriod, cfg.actorsLoad)
@@ -108,7 +112,8 @@ func (e *actorsEnv) runCalls(ctx context.Context, res *actorsReport, progress io
 			}
 		}
 	}
-	if len(loads) == 0 {
+	rate := e.cfg.cases.MatchString(actorsCaseRate)
+	if len(loads) == 0 && !rate {
 		return
 	}
 	fmt.Fprintf(progress, "actors: warming %d ids through A\n", actorIDs)
@@ -118,6 +123,10 @@ func (e *actorsEnv) runCalls(ctx context.Context, res *actorsReport, progress io
 	for _, l := range loads {
 		fmt.Fprintf(progress, "actors: %s calls, %d workers for %v\n", l.path, l.workers, e.cfg.actorsLoad)
 		res.Calls = append(res.Calls, e.measureCalls(ctx, l.path, l.via, l.workers))
+	}
+	if rate {
+		fmt.Fprintf(progress, "actors: local calls, open loop at %d/s for %v\n", e.cfg.actorsRate, e.cfg.actorsLoad)
+		res.Calls = append(res.Calls, e.measureRate(ctx, e.a, e.cfg.actorsRate))
 	}
 }
 
@@ -248,7 +257,9 @@ func (e *actorsEnv) measureCalls(ctx context.Context, path string, via *sidecar,
 		r.addError(err)
 		return r
 	}
+	prof := e.profileA(ctx, r.Name)
 	p := driveFor(ctx, e.cfg.actorsLoad, workers, random)
+	r.ProfileNotes = prof.wait()
 	cpu1, err := e.cpu()
 	if err != nil {
 		r.addError(err)
@@ -256,6 +267,32 @@ func (e *actorsEnv) measureCalls(ctx context.Context, path string, via *sidecar,
 	}
 	r.addErrorLog(&p.errs)
 	r.fill(p, cpu1.sub(cpu0))
+	return r
+}
+
+// measureRate sends calls through via on the warm ids at a fixed rate,
+// open loop, so the latencies are those of a sidecar serving that rate
+// rather than of a queue kept full by a closed loop.
+func (e *actorsEnv) measureRate(ctx context.Context, via *sidecar, rate int) actorsCalls {
+	r := actorsCalls{Name: actorsCaseRate, Path: "local", OfferedPerSec: rate}
+	op := e.call(via, "warm")
+	random := func(ctx context.Context, _ int) error { return op(ctx, -1) }
+	cpu0, err := e.cpu()
+	if err != nil {
+		r.addError(err)
+		return r
+	}
+	prof := e.profileA(ctx, r.Name)
+	p := pace(ctx, rate, e.cfg.actorsLoad, random)
+	r.ProfileNotes = prof.wait()
+	cpu1, err := e.cpu()
+	if err != nil {
+		r.addError(err)
+		return r
+	}
+	r.addErrorLog(&p.errs)
+	r.fill(p.phase, cpu1.sub(cpu0))
+	r.SendLagP99US = us(percentile(p.lags, 0.99))
 	return r
 }
 
@@ -279,16 +316,19 @@ func (e *actorsEnv) measureReminders(ctx context.Context, r *actorsReminders) []
 		r.addError(err)
 		return nil
 	}
-	var prof *cpuProfiles
-	if e.profiling {
-		path := filepath.Join(e.cfg.actorsProfileDir, "actors-reminders-a.pprof")
-		prof = startProfiles(ctx, []profileTarget{{path, e.a}}, e.cfg.actorsLoad)
-	}
+	prof := e.profileA(ctx, actorsCaseReminders)
 	e.countReminders(ctx, r)
-	if prof == nil {
-		return nil
-	}
 	return prof.wait()
+}
+
+// profileA takes host A's CPU profile over the next -actors-load when
+// -actors-cpuprofile is set; the file is named after the case.
+func (e *actorsEnv) profileA(ctx context.Context, name string) *cpuProfiles {
+	if !e.profiling {
+		return &cpuProfiles{}
+	}
+	path := filepath.Join(e.cfg.actorsProfileDir, strings.ReplaceAll(name, "/", "-")+"-a.pprof")
+	return startProfiles(ctx, []profileTarget{{path, e.a}}, e.cfg.actorsLoad)
 }
 
 // countReminders reads the app's reminder counter, A's and loadgen's CPU

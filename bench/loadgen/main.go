@@ -48,6 +48,7 @@ type config struct {
 	// Actors: closed-loop time per call load and the reminders' window.
 	actorsLoad          time.Duration
 	actorReminders      int
+	actorsRate          int
 	actorReminderPeriod time.Duration
 	actorsProfileDir    string // where to write host A's CPU profile of the reminder window; "" for none
 
@@ -95,7 +96,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.warmup, "warmup", 2000, "unmeasured warm-up operations per load case")
 	fs.IntVar(&cfg.concurrency, "concurrency", 16, "concurrent workers per load case")
 	fs.IntVar(&cfg.starts, "starts", 5, "sidecar starts per store for the startup figure")
-	fs.StringVar(&cases, "cases", "", "regexp selecting load cases by name (store/transport/op, e.g. 'memory/http'; invoke/http, invoke/grpc, invoke/stream/upload, invoke/stream/download; pubsub/<memory|sqlite|redis>/<publish|e2e|bulk|durability>; blocks/lock/<sqlite|redis>, blocks/secrets/localfile, blocks/bindings/http; actors/activation, actors/<local|remote>/c<16|64>, actors/reminders)")
+	fs.StringVar(&cases, "cases", "", "regexp selecting load cases by name (store/transport/op, e.g. 'memory/http'; invoke/http, invoke/grpc, invoke/stream/upload, invoke/stream/download; pubsub/<memory|sqlite|redis>/<publish|e2e|bulk|durability>; blocks/lock/<sqlite|redis>, blocks/secrets/localfile, blocks/bindings/http; actors/activation, actors/<local|remote>/c<16|64>, actors/local/rate, actors/reminders)")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON instead of a table")
 	fs.IntVar(&cfg.rate, "rate", 1000, "invoke, pubsub: open-loop requests (messages) per second")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "invoke: open-loop time per path (direct, A→B); pubsub: open-loop time per broker")
@@ -110,8 +111,9 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&cfg.blocksLoad, "blocks-load", 5*time.Second, "blocks: closed-loop time per case")
 	fs.DurationVar(&cfg.actorsLoad, "actors-load", 5*time.Second, "actors: closed-loop time per call load, and the window reminder firings are counted over")
 	fs.IntVar(&cfg.actorReminders, "actors-reminders", 5000, "actors: reminders registered for the trigger-rate figure")
+	fs.IntVar(&cfg.actorsRate, "actors-rate", 10000, "actors: calls per second of the open-loop local load (actors/local/rate)")
 	fs.DurationVar(&cfg.actorReminderPeriod, "actors-reminder-period", 250*time.Millisecond, "actors: the reminders' period")
-	fs.StringVar(&cfg.actorsProfileDir, "actors-cpuprofile", "", "actors: write host A's CPU profile of the reminder window to this dir")
+	fs.StringVar(&cfg.actorsProfileDir, "actors-cpuprofile", "", "actors: write host A's CPU profile of each call load and of the reminder window to this dir")
 	fs.DurationVar(&cfg.overheadLoad, "overhead-load", 1500*time.Millisecond, "overhead: closed-loop time per run (one variant of one load on a fresh sidecar)")
 	fs.IntVar(&cfg.overheadRounds, "overhead-rounds", 3, "overhead: rounds of all variants, in alternating order; figures are medians over them")
 	fs.StringVar(&cfg.overheadProfileDir, "overhead-cpuprofile", "", "overhead: write each run's CPU and allocation profiles of its closed loop to this dir (sidecars get --enable-profiling)")
@@ -153,7 +155,7 @@ func (c config) validate() error {
 	if c.blocksLoad < 10*time.Millisecond {
 		return errors.New("-blocks-load must be at least 10ms")
 	}
-	if c.actorsLoad < 100*time.Millisecond || c.actorReminders < 1 || c.actorReminderPeriod < time.Millisecond {
+	if c.actorsLoad < 100*time.Millisecond || c.actorReminders < 1 || c.actorsRate < 1 || c.actorReminderPeriod < time.Millisecond {
 		return errors.New("-actors-load must be at least 100ms, -actors-reminders positive and -actors-reminder-period at least 1ms")
 	}
 	if c.overheadLoad < 100*time.Millisecond || c.overheadRounds < 1 {

@@ -196,6 +196,7 @@ func checkTargets(r *report) []targetCheck {
 	}
 	out = append(out, invokeTargets(r)...)
 	out = append(out, pubsubTargets(r)...)
+	out = append(out, actorsTargets(r)...)
 	return append(out, overheadTargets(r)...)
 }
 
