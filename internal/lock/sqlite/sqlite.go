@@ -25,6 +25,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/outrigger/outrigger/internal/lock"
+	"github.com/outrigger/outrigger/internal/sqlitebusy"
 )
 
 func init() {
@@ -120,7 +121,7 @@ func (s *Store) createTable(ctx context.Context) error {
 
 // inTx runs fn in an immediate transaction and commits it.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := sqlitebusy.BeginTx(ctx, s.db, s.cfg.busyTimeout)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

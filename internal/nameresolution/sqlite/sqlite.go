@@ -23,9 +23,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"modernc.org/sqlite" // registers the "sqlite" driver
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/outrigger/outrigger/internal/nameresolution"
+	"github.com/outrigger/outrigger/internal/sqlitebusy"
 )
 
 func init() {
@@ -137,7 +138,7 @@ func (r *Resolver) migrate(ctx context.Context) error {
 	wait := 20 * time.Millisecond
 	for {
 		err := migrate(ctx, r.db, r.cfg.table, r.cfg.metadataTable)
-		if err == nil || !isBusy(err) {
+		if err == nil || !sqlitebusy.Is(err) {
 			return err
 		}
 		select {
@@ -147,15 +148,6 @@ func (r *Resolver) migrate(ctx context.Context) error {
 		}
 		wait = min(2*wait, 500*time.Millisecond)
 	}
-}
-
-func isBusy(err error) bool {
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return false
-	}
-	code := se.Code() & 0xff      // primary code, without the extended part
-	return code == 5 || code == 6 // SQLITE_BUSY, SQLITE_LOCKED
 }
 
 // Resolve returns the address of a live sidecar of req.ID.

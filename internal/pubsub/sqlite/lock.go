@@ -3,12 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+	"github.com/outrigger/outrigger/internal/sqlitebusy"
 )
 
 // Waiting for the write lock. The sidecars sharing a file take turns on
@@ -32,7 +30,7 @@ func (b *Broker) beginWrite(ctx context.Context) (*sql.Tx, error) {
 	var timer *time.Timer
 	for {
 		tx, err := b.wdb.BeginTx(ctx, nil)
-		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+		if err == nil || !sqlitebusy.Is(err) || time.Now().After(deadline) {
 			return tx, err
 		}
 		b.lockWaits.Add(1)
@@ -65,10 +63,4 @@ func (b *Broker) inWrite(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
-}
-
-// isBusy reports SQLITE_BUSY (any extended code): the lock is held.
-func isBusy(err error) bool {
-	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/outrigger/outrigger/internal/pubsub"
+	"github.com/outrigger/outrigger/internal/sqlitebusy"
 )
 
 // lockFile takes the write lock of the database at path from another
@@ -73,7 +74,7 @@ func TestPublishGivesUpAfterBusyTimeout(t *testing.T) {
 	b := open(t, path, map[string]string{"busyTimeout": "50ms"})
 	lockFile(t, path)
 	err := b.Publish(context.Background(), &pubsub.PublishRequest{Topic: "t", Data: []byte("x"), ContentType: "text/plain"})
-	if !isBusy(err) {
+	if !sqlitebusy.Is(err) {
 		t.Fatalf("Publish with the lock held = %v, want SQLITE_BUSY", err)
 	}
 }

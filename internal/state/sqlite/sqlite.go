@@ -26,6 +26,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/outrigger/outrigger/internal/sqlitebusy"
 	"github.com/outrigger/outrigger/internal/state"
 	"github.com/outrigger/outrigger/internal/state/internal/storeutil"
 )
@@ -75,7 +76,7 @@ func (s *Store) Init(ctx context.Context, md state.Metadata) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
-	if err := s.wdb.PingContext(ctx); err != nil {
+	if err := sqlitebusy.Retry(ctx, cfg.busyTimeout, func() error { return s.wdb.PingContext(ctx) }); err != nil {
 		return fmt.Errorf("sqlite: open %q: %w", cfg.connString, err)
 	}
 	if err := s.migrate(ctx); err != nil {
@@ -119,7 +120,7 @@ func (s *Store) open() error {
 // migrate brings the schema to Dapr's layout, under the write lock so
 // sidecars sharing the file do not race.
 func (s *Store) migrate(ctx context.Context) error {
-	tx, err := s.wdb.BeginTx(ctx, nil)
+	tx, err := sqlitebusy.BeginTx(ctx, s.wdb, s.cfg.busyTimeout)
 	if err != nil {
 		return fmt.Errorf("begin migration: %w", err)
 	}

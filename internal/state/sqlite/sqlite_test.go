@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -287,5 +290,52 @@ func TestQueryScopesByPrefix(t *testing.T) {
 	var ire *state.InvalidRequestError
 	if !errors.As(err, &ire) {
 		t.Errorf("Query with a bad token: %v, %+v; want an InvalidRequestError", err, res)
+	}
+}
+
+// TestConcurrentInitAcrossProcesses: sidecars started together on one new
+// file all come up. While the first to open it switches it to WAL mode,
+// SQLite answers the others' BEGIN with SQLITE_BUSY at once, without
+// waiting for the busy timeout.
+func TestConcurrentInitAcrossProcesses(t *testing.T) {
+	const rounds, procs = 8, 6
+	for round := range rounds {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("state-%d.db", round))
+		outs := make([][]byte, procs)
+		errs := make([]error, procs)
+		var wg sync.WaitGroup
+		for i := range procs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cmd := exec.Command(os.Args[0], "-test.run=^TestInitProcessHelper$")
+				cmd.Env = append(os.Environ(), envInitDB+"="+path)
+				outs[i], errs[i] = cmd.CombinedOutput()
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, process %d: %v\n%s", round, i, err, outs[i])
+			}
+		}
+	}
+}
+
+const envInitDB = "OUTRIGGER_TEST_SQLITE_INIT_DB"
+
+// TestInitProcessHelper is the child of TestConcurrentInitAcrossProcesses;
+// on its own it does nothing.
+func TestInitProcessHelper(t *testing.T) {
+	path := os.Getenv(envInitDB)
+	if path == "" {
+		t.Skip("child process of TestConcurrentInitAcrossProcesses")
+	}
+	s := New()
+	if err := s.Init(t.Context(), state.Metadata{Name: "test", Properties: map[string]string{"connectionString": path}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
