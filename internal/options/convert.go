@@ -324,6 +324,7 @@ func convertEnv(o *Options, env func(string) string) error {
 	o.HostIP = env("DAPR_HOST_IP")
 	o.PodName = env("POD_NAME")
 	o.DisableH2C = truthy(env("DAPR_HTTP_DISABLE_H2C"))
+	o.FixedGOMAXPROCS = strings.TrimSpace(env("GOMAXPROCS")) != ""
 	return nil
 }
 

@@ -64,4 +64,7 @@ type Options struct {
 	HostIP      string // DAPR_HOST_IP; empty = resolve
 	PodName     string // POD_NAME
 	DisableH2C  bool   // DAPR_HTTP_DISABLE_H2C: no cleartext HTTP/2 on the API
+	// FixedGOMAXPROCS: GOMAXPROCS is set in the environment, so the
+	// sidecar leaves the runtime's processor count alone.
+	FixedGOMAXPROCS bool
 }

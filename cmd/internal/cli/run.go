@@ -16,6 +16,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/defaults"
 	"github.com/outrigger/outrigger/internal/options"
+	"github.com/outrigger/outrigger/internal/procs"
 	"github.com/outrigger/outrigger/internal/runner"
 	"github.com/outrigger/outrigger/internal/sidecar"
 )
@@ -126,6 +127,9 @@ func runRun(cmd *cobra.Command, v *options.Values, args []string) error {
 	}
 	ctx, stop := withSignals(cmd.Context(), log, r.Kill)
 	defer stop()
+	if !opts.FixedGOMAXPROCS {
+		defer procs.Start(ctx, log)()
+	}
 	if embeddedPlacement {
 		defer startEmbeddedPlacement(ctx, log)()
 	}
