@@ -21,6 +21,19 @@ type payloadReader struct {
 	chunk []byte
 	seq   uint64
 	err   error
+	// held is the received message chunk's bytes live in, if recv used
+	// one; it goes back to its pool once the chunk is read.
+	held *recvChunk
+}
+
+// hold records the message the next chunk's bytes live in.
+func (r *payloadReader) hold(c *recvChunk) { r.held = c }
+
+func (r *payloadReader) releaseHeld() {
+	if r.held != nil {
+		r.held.release()
+		r.held = nil
+	}
 }
 
 // push accepts a payload that arrived with another message.
@@ -38,6 +51,7 @@ func (r *payloadReader) push(p *commonv1.StreamPayload) error {
 
 func (r *payloadReader) Read(p []byte) (int, error) {
 	for len(r.chunk) == 0 {
+		r.releaseHeld()
 		if r.err != nil {
 			return 0, r.err
 		}
@@ -56,6 +70,8 @@ func (r *payloadReader) Read(p []byte) (int, error) {
 
 // finish records the terminal error.
 func (r *payloadReader) finish(err error) {
+	r.chunk = nil
+	r.releaseHeld()
 	if r.err != nil {
 		return
 	}

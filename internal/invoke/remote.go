@@ -17,6 +17,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/api/apierr"
 	"github.com/outrigger/outrigger/internal/appchannel"
+	"github.com/outrigger/outrigger/internal/grpccodec"
 )
 
 // invokeRemote calls another sidecar with CallLocalStream, retrying while
@@ -147,7 +148,7 @@ func typeOnly(a *anypb.Any) *anypb.Any {
 // reports whether body bytes went out.
 func (i *Invoker) callStream(ctx context.Context, conn *grpc.ClientConn, msg *internalsv1.InternalInvokeRequest, body *outBody) (resp *appchannel.Response, sent bool, err error) {
 	sctx, cancel := context.WithCancelCause(ctx)
-	stream, err := internalsv1.NewServiceInvocationClient(conn).CallLocalStream(sctx)
+	stream, err := internalsv1.NewServiceInvocationClient(conn).CallLocalStream(sctx, grpc.ForceCodecV2(grpccodec.Codec{}))
 	if err != nil {
 		cancel(nil)
 		body.senderExited()
@@ -198,9 +199,13 @@ func (i *Invoker) callStream(ctx context.Context, conn *grpc.ClientConn, msg *in
 		return nil, sent, err
 	}
 	body.settle()
+	next := &recvChunk{}
 	rb.recv = func() (*commonv1.StreamPayload, error) {
-		m, err := stream.Recv()
-		return m.GetPayload(), err
+		if err := stream.RecvMsg(next); err != nil {
+			return nil, err
+		}
+		rb.hold(next)
+		return next.payload, nil
 	}
 	rb.end = func(err error) error {
 		if err == io.EOF {

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/outrigger/outrigger/internal/appchannel"
+	"github.com/outrigger/outrigger/internal/grpccodec"
 )
 
 // Server is the callee side of service invocation: it serves
@@ -61,6 +62,9 @@ func ServerOptions(maxMessageSize int) []grpc.ServerOption {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 8 * time.Second, PermitWithoutStream: true}),
 		grpc.InitialWindowSize(flowWindow),
 		grpc.InitialConnWindowSize(flowWindow),
+		// Decodes streamed payload chunks into recycled buffers (recvChunk);
+		// the gRPC proxy installs the same codec.
+		grpc.ForceServerCodecV2(grpccodec.Codec{}),
 		// Reuse handler goroutines instead of starting one per call.
 		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
 	}
@@ -205,6 +209,7 @@ func incomingBody(stream internalsv1.ServiceInvocation_CallLocalStreamServer, fi
 		size += len(p.GetData())
 	}
 	b := &inBody{complete: complete}
+	next := &recvChunk{}
 	b.recv = func() (*commonv1.StreamPayload, error) {
 		if len(pre) > 0 {
 			p := pre[0]
@@ -217,8 +222,12 @@ func incomingBody(stream internalsv1.ServiceInvocation_CallLocalStreamServer, fi
 		if b.stopped.Load() {
 			return nil, errRequestFinished
 		}
-		m, err := stream.Recv()
-		return m.GetPayload(), err
+		// The body streams: later chunks are read into recycled buffers.
+		if err := stream.RecvMsg(next); err != nil {
+			return nil, err
+		}
+		b.hold(next)
+		return next.payload, nil
 	}
 	if complete {
 		data, err := b.readComplete()
