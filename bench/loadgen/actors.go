@@ -246,27 +246,10 @@ func (e *actorsEnv) measureActivation(ctx context.Context, res *actorsReport) ac
 	}
 }
 
-// measureCalls runs a closed loop of calls through via on the warm ids,
-// bracketed by both sidecars' CPU readings.
+// measureCalls runs a closed loop of calls through via on the warm ids.
 func (e *actorsEnv) measureCalls(ctx context.Context, path string, via *sidecar, workers int) actorsCalls {
 	r := actorsCalls{Name: actorsCallCase(path, workers), Path: path, Workers: workers}
-	op := e.call(via, "warm")
-	random := func(ctx context.Context, _ int) error { return op(ctx, -1) }
-	cpu0, err := e.cpu()
-	if err != nil {
-		r.addError(err)
-		return r
-	}
-	prof := e.profileA(ctx, r.Name)
-	p := driveFor(ctx, e.cfg.actorsLoad, workers, random)
-	r.ProfileNotes = prof.wait()
-	cpu1, err := e.cpu()
-	if err != nil {
-		r.addError(err)
-		return r
-	}
-	r.addErrorLog(&p.errs)
-	r.fill(p, cpu1.sub(cpu0))
+	e.measureLoad(ctx, &r, via, func(op opFunc) *phase { return driveFor(ctx, e.cfg.actorsLoad, workers, op) })
 	return r
 }
 
@@ -275,25 +258,35 @@ func (e *actorsEnv) measureCalls(ctx context.Context, path string, via *sidecar,
 // rather than of a queue kept full by a closed loop.
 func (e *actorsEnv) measureRate(ctx context.Context, via *sidecar, rate int) actorsCalls {
 	r := actorsCalls{Name: actorsCaseRate, Path: "local", OfferedPerSec: rate}
+	e.measureLoad(ctx, &r, via, func(op opFunc) *phase {
+		p := pace(ctx, rate, e.cfg.actorsLoad, op)
+		r.SendLagP99US = us(percentile(p.lags, 0.99))
+		return p.phase
+	})
+	return r
+}
+
+// measureLoad runs one call load through via on random warm ids,
+// bracketed by both sidecars' CPU readings (and A's profile with
+// -actors-cpuprofile), and fills r.
+func (e *actorsEnv) measureLoad(ctx context.Context, r *actorsCalls, via *sidecar, load func(opFunc) *phase) {
 	op := e.call(via, "warm")
 	random := func(ctx context.Context, _ int) error { return op(ctx, -1) }
 	cpu0, err := e.cpu()
 	if err != nil {
 		r.addError(err)
-		return r
+		return
 	}
 	prof := e.profileA(ctx, r.Name)
-	p := pace(ctx, rate, e.cfg.actorsLoad, random)
+	p := load(random)
 	r.ProfileNotes = prof.wait()
 	cpu1, err := e.cpu()
 	if err != nil {
 		r.addError(err)
-		return r
+		return
 	}
 	r.addErrorLog(&p.errs)
-	r.fill(p.phase, cpu1.sub(cpu0))
-	r.SendLagP99US = us(percentile(p.lags, 0.99))
-	return r
+	r.fill(p, cpu1.sub(cpu0))
 }
 
 // measureReminders registers the reminders through A, lets them all fire

@@ -13,28 +13,9 @@ import (
 )
 
 func TestIs(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "t.db")
-	holder, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close()
 	ctx := context.Background()
-	conn, err := holder.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "CREATE TABLE t (x); BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
+	conn, other := holdWriteLock(t)
 	defer conn.ExecContext(ctx, "ROLLBACK")
-
-	other, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(0)&_txlock=immediate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
 	_, busyErr := other.BeginTx(ctx, nil)
 
 	tests := []struct {
@@ -57,6 +38,30 @@ func TestIs(t *testing.T) {
 	}
 }
 
+// holdWriteLock opens a new file, takes its write lock on conn and
+// returns it with a second pool on the file that never waits for a lock.
+func holdWriteLock(t *testing.T) (conn *sql.Conn, other *sql.DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "t.db")
+	holder, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Close() })
+	if conn, err = holder.Conn(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.ExecContext(context.Background(), "CREATE TABLE t (x); BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	if other, err = sql.Open("sqlite", path+"?_pragma=busy_timeout(0)&_txlock=immediate"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	return conn, other
+}
+
 // sqlErr is a syntax error from the driver.
 func sqlErr(t *testing.T, db *sql.DB) error {
 	_, err := db.Exec("SELEC 1")
@@ -67,26 +72,8 @@ func sqlErr(t *testing.T, db *sql.DB) error {
 }
 
 func TestBeginTxWaitsForTheLock(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "t.db")
-	holder, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close()
 	ctx := context.Background()
-	conn, err := holder.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "CREATE TABLE t (x); BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
-	other, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(0)&_txlock=immediate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	conn, other := holdWriteLock(t)
 
 	if _, err := BeginTx(ctx, other, 0); !Is(err) {
 		t.Fatalf("with no wait: %v, want the busy error", err)
