@@ -229,7 +229,12 @@ func TestPeerClosedIdleConnectionIsNotUsed(t *testing.T) {
 		if resp.StatusCode != 200 || string(got) != "ok" {
 			t.Fatalf("call %d: %d %q", i, resp.StatusCode, got)
 		}
-		waitFor(t, func() bool { return srv.conns.Load() == int64(i+1) })
+		if srv.conns.Load() != int64(i+1) {
+			t.Fatalf("call %d: %d connections, want %d: a closed one was reused", i, srv.conns.Load(), i+1)
+		}
+		// The next call must find the close already here: otherwise it
+		// races the server's FIN, as with any client.
+		waitIdleClosed(t, tr, srv.Listener.Addr().String(), func(c net.Conn) net.Conn { return c })
 	}
 }
 
@@ -257,8 +262,7 @@ func TestRetryOnReusedConnection(t *testing.T) {
 				return hiddenConn{c}, err
 			}
 			do(t, tr, tc.method, srv.URL, []byte("x"), tc.hdr)
-			waitFor(t, func() bool { return srv.conns.Load() == 1 })
-			time.Sleep(20 * time.Millisecond) // let the close reach this side
+			waitIdleClosed(t, tr, srv.Listener.Addr().String(), func(c net.Conn) net.Conn { return c.(hiddenConn).Conn })
 			req, _ := http.NewRequest(tc.method, srv.URL, bytes.NewReader([]byte("x")))
 			for k, v := range tc.hdr {
 				req.Header[k] = v
@@ -498,6 +502,18 @@ func TestConcurrentCallsShareThePool(t *testing.T) {
 	if n := srv.conns.Load(); n > workers*2 {
 		t.Fatalf("%d connections for %d workers: connections are not being reused", n, workers)
 	}
+}
+
+// waitIdleClosed waits until the pooled connection to addr has seen its
+// peer's close; socket picks the real socket out of a wrapped one.
+func waitIdleClosed(t *testing.T, tr *Transport, addr string, socket func(net.Conn) net.Conn) {
+	t.Helper()
+	waitFor(t, func() bool {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		conns := tr.idle[addr]
+		return len(conns) == 1 && !peerOpen(socket(conns[0].nc))
+	})
 }
 
 func waitFor(t *testing.T, cond func() bool) {
