@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/outrigger/outrigger/internal/sleep"
 )
 
 const (
@@ -305,7 +307,7 @@ func (e *actorsEnv) measureReminders(ctx context.Context, r *actorsReminders) []
 	if r.addErrorLog(&p.errs) {
 		return nil
 	}
-	if err := sleepCtx(ctx, reminderSettle); err != nil {
+	if err := sleep.Wait(ctx, reminderSettle); err != nil {
 		r.addError(err)
 		return nil
 	}
@@ -335,7 +337,7 @@ func (e *actorsEnv) countReminders(ctx context.Context, r *actorsReminders) {
 	}
 	wait0, waitErr := runQueueWait(e.a.pid())
 	n0, start := e.app.reminders.Load(), time.Now()
-	if err := sleepCtx(ctx, e.cfg.actorsLoad); err != nil {
+	if err := sleep.Wait(ctx, e.cfg.actorsLoad); err != nil {
 		r.addError(err)
 		return
 	}
@@ -391,18 +393,6 @@ func runQueueWait(pid int) (time.Duration, error) {
 // left the reminder load with 1,000 reminders, each registered five
 // times, and warmed only 1,000 of the 5,000 call ids.)
 func eachIndex(i int, _ *rand.Rand) int { return i }
-
-// sleepCtx waits d, or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // sidecarsCPU is both sidecars' CPU time and loadgen's own.
 type sidecarsCPU struct{ a, b, self time.Duration }

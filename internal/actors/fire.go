@@ -8,6 +8,8 @@ import (
 	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/outrigger/outrigger/internal/sleep"
 )
 
 // FireTimer delivers a timer to its actor, in the actor's turn. Timers live
@@ -44,7 +46,7 @@ func (r *Runtime) FireReminder(ctx context.Context, actorType, actorID, name str
 	var lastErr error
 	for attempt := range routeAttempts {
 		if attempt > 0 {
-			if err := sleepCtx(ctx, routeBackoff<<(attempt-1)); err != nil {
+			if err := sleep.Wait(ctx, routeBackoff<<(attempt-1)); err != nil {
 				return false, lastErr
 			}
 		}

@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/outrigger/outrigger/internal/sleep"
 )
 
 // Header names the runtime reads or sets (metadata keys are lower-case).
@@ -61,7 +63,7 @@ func (r *Runtime) route(ctx context.Context, req *internalsv1.InternalInvokeRequ
 	var lastErr error
 	for attempt := range routeAttempts {
 		if attempt > 0 {
-			if err := sleepCtx(ctx, routeBackoff<<(attempt-1)); err != nil {
+			if err := sleep.Wait(ctx, routeBackoff<<(attempt-1)); err != nil {
 				return nil, lastErr
 			}
 		}
@@ -319,15 +321,4 @@ func (r *Runtime) IsLocal(ctx context.Context, actorType, actorID string) (bool,
 		return false, err
 	}
 	return host.Name == r.cfg.HostName, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

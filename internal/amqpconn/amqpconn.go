@@ -5,7 +5,6 @@
 package amqpconn
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -126,16 +125,4 @@ func (c *Conn) Close() error {
 		return fmt.Errorf("rabbitmq: close connection: %w", err)
 	}
 	return nil
-}
-
-// Sleep waits d or until ctx ends; it reports whether the full wait passed.
-func Sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -1,7 +1,6 @@
 package amqpconn
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -103,16 +102,5 @@ func TestDialError(t *testing.T) {
 	c := New(Settings{URL: "amqp://127.0.0.1:1"}, nil)
 	if _, err := c.Get(); err == nil || !strings.Contains(err.Error(), "connect") {
 		t.Errorf("err = %v", err)
-	}
-}
-
-func TestSleep(t *testing.T) {
-	if !Sleep(context.Background(), time.Millisecond) {
-		t.Error("Sleep reported an interrupted wait")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if Sleep(ctx, time.Hour) {
-		t.Error("Sleep ignored the cancelled context")
 	}
 }

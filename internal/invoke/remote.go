@@ -18,6 +18,7 @@ import (
 	"github.com/outrigger/outrigger/internal/api/apierr"
 	"github.com/outrigger/outrigger/internal/appchannel"
 	"github.com/outrigger/outrigger/internal/grpccodec"
+	"github.com/outrigger/outrigger/internal/sleep"
 )
 
 // invokeRemote calls another sidecar with CallLocalStream, retrying while
@@ -324,14 +325,10 @@ func withData(msg *internalsv1.InternalInvokeRequest, data []byte) *internalsv1.
 	}
 }
 
-// sleepCtx waits d or until ctx ends.
+// sleepCtx waits d or until ctx ends, with the cause it ended with.
 func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
+	if sleep.For(ctx, d) {
 		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("waiting to retry: %w", context.Cause(ctx))
 	}
+	return fmt.Errorf("waiting to retry: %w", context.Cause(ctx))
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/outrigger/outrigger/internal/sleep"
 )
 
 // Policy is the timeout, retry and circuit breaker that apply to one
@@ -107,7 +109,7 @@ func (p Policy) run(ctx context.Context, op func(ctx context.Context) error, kee
 		}
 		p.activated(KindRetry)
 		p.debug(ctx, "operation failed: retrying", "attempt", attempt+1, "wait", wait, "error", err)
-		if !sleep(ctx, wait) {
+		if !sleep.For(ctx, wait) {
 			return nil, err
 		}
 	}
@@ -200,19 +202,4 @@ func (p Policy) debug(ctx context.Context, msg string, args ...any) {
 		args = append(args, "direction", string(p.target.Direction))
 	}
 	p.env.log.DebugContext(ctx, "resiliency: "+msg, args...)
-}
-
-// sleep waits d; false when ctx ended first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/outrigger/outrigger/internal/sleep"
 	"github.com/outrigger/outrigger/internal/state"
 )
 
@@ -206,20 +207,9 @@ func (s *Service) modifyPartition(ctx context.Context, actorType string, p int, 
 		if _, conflict := state.AsETagError(err); !conflict || attempt+1 >= maxWriteAttempts {
 			return storedPartition{}, fmt.Errorf("write reminders partition %d of %s: %w", p, actorType, err)
 		}
-		if err := sleepCtx(ctx, time.Duration(rand.IntN(5)+1)*time.Millisecond); err != nil {
+		if err := sleep.Wait(ctx, time.Duration(rand.IntN(5)+1)*time.Millisecond); err != nil {
 			return storedPartition{}, err
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

@@ -7,8 +7,8 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/outrigger/outrigger/internal/amqpconn"
 	"github.com/outrigger/outrigger/internal/bindings"
+	"github.com/outrigger/outrigger/internal/sleep"
 )
 
 // Read consumes the queue until ctx ends or the binding closes; it may be
@@ -48,7 +48,7 @@ func (b *Binding) run(ctx context.Context, ch *amqp.Channel, deliveries <-chan a
 		if ch != nil {
 			b.consume(ctx, ch, deliveries, handler)
 		}
-		if ctx.Err() != nil || !amqpconn.Sleep(ctx, b.cfg.reconnectWait) {
+		if ctx.Err() != nil || !sleep.For(ctx, b.cfg.reconnectWait) {
 			return
 		}
 		var err error

@@ -57,6 +57,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/actors"
 	"github.com/outrigger/outrigger/internal/placement/hashing"
+	"github.com/outrigger/outrigger/internal/sleep"
 )
 
 // Defaults of Options.
@@ -329,7 +330,7 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 		failures++
 		if failures%len(c.opts.Addresses) == 0 {
-			if !sleepCtx(ctx, reconnectDelay(failures/len(c.opts.Addresses))) {
+			if !sleep.For(ctx, reconnectDelay(failures/len(c.opts.Addresses))) {
 				break
 			}
 		}
@@ -372,17 +373,6 @@ func reconnectDelay(turn int) time.Duration {
 	d = min(d, reconnectMax)
 	jitter := 0.8 + 0.4*rand.Float64()
 	return time.Duration(float64(d) * jitter)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // streamAnswered records that placement answered on the stream to addr.

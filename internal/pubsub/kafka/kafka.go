@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -142,17 +141,5 @@ func (a slogAdapter) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 		a.l.Error(msg, keyvals...)
 	case kgo.LogLevelWarn:
 		a.l.Warn(msg, keyvals...)
-	}
-}
-
-// sleep waits d or until ctx ends; it reports whether the full wait passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

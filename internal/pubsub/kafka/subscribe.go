@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/outrigger/outrigger/internal/pubsub"
+	"github.com/outrigger/outrigger/internal/sleep"
 )
 
 const (
@@ -135,7 +136,7 @@ func (s *subscription) run() {
 		})
 		s.cl.AllowRebalance()
 		if failed && fetches.NumRecords() == 0 {
-			sleep(s.ctx, s.b.cfg.retryInterval) // don't spin on a persistent error
+			sleep.For(s.ctx, s.b.cfg.retryInterval) // don't spin on a persistent error
 		}
 	}
 }

@@ -8,8 +8,8 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/outrigger/outrigger/internal/amqpconn"
 	"github.com/outrigger/outrigger/internal/pubsub"
+	"github.com/outrigger/outrigger/internal/sleep"
 )
 
 // publishAttempts bounds how often Publish retries over a dropped
@@ -27,7 +27,7 @@ func (b *Broker) Publish(ctx context.Context, req *pubsub.PublishRequest) error 
 	routingKey, _ := prop(req.Metadata, "routingKey")
 	var err error
 	for attempt := 1; attempt <= publishAttempts; attempt++ {
-		if attempt > 1 && !amqpconn.Sleep(ctx, b.cfg.reconnectWait) {
+		if attempt > 1 && !sleep.For(ctx, b.cfg.reconnectWait) {
 			return fmt.Errorf("rabbitmq: publish to %q: %w (last error: %w)", req.Topic, ctx.Err(), err)
 		}
 		if err = b.publishOnce(ctx, req.Topic, routingKey, msg); err == nil {

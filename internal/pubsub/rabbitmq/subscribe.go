@@ -10,8 +10,8 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/outrigger/outrigger/internal/amqpconn"
 	"github.com/outrigger/outrigger/internal/pubsub"
+	"github.com/outrigger/outrigger/internal/sleep"
 )
 
 // subscription consumes one queue on its own channel.
@@ -68,7 +68,7 @@ func (s *subscription) run(ctx context.Context, ch *amqp.Channel, deliveries <-c
 		}
 		s.b.log.Warn("consumer stopped; re-subscribing", "topic", s.topic, "queue", s.queue, "wait", s.b.cfg.reconnectWait)
 		for {
-			if !amqpconn.Sleep(ctx, s.b.cfg.reconnectWait) {
+			if !sleep.For(ctx, s.b.cfg.reconnectWait) {
 				return
 			}
 			var err error

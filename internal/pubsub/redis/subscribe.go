@@ -12,6 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/outrigger/outrigger/internal/pubsub"
+	"github.com/outrigger/outrigger/internal/sleep"
 )
 
 const (
@@ -115,7 +116,7 @@ func (s *subscription) read(ctx context.Context) {
 				return
 			}
 			s.readFailed(ctx, err)
-			if !sleep(ctx, backoff) {
+			if !sleep.For(ctx, backoff) {
 				return
 			}
 			backoff = min(2*backoff, maxBackoff)
@@ -259,17 +260,5 @@ func (s *subscription) release(ids []string) {
 	args = append(args, "IDLE", s.cfg.processingTimeout.Milliseconds(), "JUSTID")
 	if err := s.client.Do(ctx, args...).Err(); err != nil {
 		s.log.Warn("releasing unfinished messages failed; they are redelivered after processingTimeout", "count", len(ids), "error", err)
-	}
-}
-
-// sleep waits d or until ctx is done; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
