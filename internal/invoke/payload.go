@@ -21,19 +21,18 @@ type payloadReader struct {
 	chunk []byte
 	seq   uint64
 	err   error
-	// held is the received message chunk's bytes live in, if recv used
-	// one; it goes back to its pool once the chunk is read.
-	held *recvChunk
+	// msg is the later stream message recvPooled reads into; the chunk
+	// being read lives in its recycled buffer until the next receive.
+	msg recvChunk
 }
 
-// hold records the message the next chunk's bytes live in.
-func (r *payloadReader) hold(c *recvChunk) { r.held = c }
-
-func (r *payloadReader) releaseHeld() {
-	if r.held != nil {
-		r.held.release()
-		r.held = nil
+// recvPooled receives the next stream message into r's recycled buffer and
+// returns its payload (nil for a message without one).
+func (r *payloadReader) recvPooled(s interface{ RecvMsg(any) error }) (*commonv1.StreamPayload, error) {
+	if err := s.RecvMsg(&r.msg); err != nil {
+		return nil, err
 	}
+	return r.msg.payload, nil
 }
 
 // push accepts a payload that arrived with another message.
@@ -51,7 +50,7 @@ func (r *payloadReader) push(p *commonv1.StreamPayload) error {
 
 func (r *payloadReader) Read(p []byte) (int, error) {
 	for len(r.chunk) == 0 {
-		r.releaseHeld()
+		r.msg.release()
 		if r.err != nil {
 			return 0, r.err
 		}
@@ -71,7 +70,7 @@ func (r *payloadReader) Read(p []byte) (int, error) {
 // finish records the terminal error.
 func (r *payloadReader) finish(err error) {
 	r.chunk = nil
-	r.releaseHeld()
+	r.msg.release()
 	if r.err != nil {
 		return
 	}

@@ -84,30 +84,30 @@ func TestRecvChunkRejectsMalformed(t *testing.T) {
 	}
 }
 
-func TestPayloadReaderReleasesChunks(t *testing.T) {
-	chunks := [][]byte{[]byte("ab"), []byte("cd"), []byte("e")}
-	var r payloadReader
-	var live []*recvChunk
-	i := 0
-	r.recv = func() (*commonv1.StreamPayload, error) {
-		for _, c := range live {
-			if c.buf != nil {
-				t.Fatalf("chunk %d still held when the next is received", i)
-			}
-		}
-		if i == len(chunks) {
-			return nil, errEnd
-		}
-		c := &recvChunk{}
-		wire := marshal(t, &internalsv1.InternalInvokeRequestStream{Payload: &commonv1.StreamPayload{Data: chunks[i], Seq: uint64(i)}})
-		if err := c.UnmarshalBuffer(mem.BufferSlice{mem.SliceBuffer(wire)}); err != nil {
-			return nil, err
-		}
-		i++
-		live = append(live, c)
-		r.hold(c)
-		return c.payload, nil
+// chunkStream hands out one encoded chunk per RecvMsg.
+type chunkStream struct {
+	t      *testing.T
+	r      *payloadReader
+	chunks [][]byte
+	i      int
+}
+
+func (s *chunkStream) RecvMsg(m any) error {
+	if s.r.msg.buf != nil {
+		s.t.Fatalf("chunk %d still held when the next is received", s.i-1)
 	}
+	if s.i == len(s.chunks) {
+		return errEnd
+	}
+	wire := marshal(s.t, &internalsv1.InternalInvokeRequestStream{Payload: &commonv1.StreamPayload{Data: s.chunks[s.i], Seq: uint64(s.i)}})
+	s.i++
+	return m.(*recvChunk).UnmarshalBuffer(mem.BufferSlice{mem.SliceBuffer(wire)})
+}
+
+func TestPayloadReaderReleasesChunks(t *testing.T) {
+	var r payloadReader
+	stream := &chunkStream{t: t, r: &r, chunks: [][]byte{[]byte("ab"), []byte("cd"), []byte("e")}}
+	r.recv = func() (*commonv1.StreamPayload, error) { return r.recvPooled(stream) }
 	var got bytes.Buffer
 	buf := make([]byte, 1)
 	for {
@@ -120,10 +120,8 @@ func TestPayloadReaderReleasesChunks(t *testing.T) {
 	if got.String() != "abcde" {
 		t.Fatalf("read %q", got.String())
 	}
-	for k, c := range live {
-		if c.buf != nil {
-			t.Fatalf("chunk %d not released at the end", k)
-		}
+	if r.msg.buf != nil {
+		t.Fatal("last chunk not released at the end")
 	}
 }
 

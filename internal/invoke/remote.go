@@ -200,14 +200,7 @@ func (i *Invoker) callStream(ctx context.Context, conn *grpc.ClientConn, msg *in
 		return nil, sent, err
 	}
 	body.settle()
-	next := &recvChunk{}
-	rb.recv = func() (*commonv1.StreamPayload, error) {
-		if err := stream.RecvMsg(next); err != nil {
-			return nil, err
-		}
-		rb.hold(next)
-		return next.payload, nil
-	}
+	rb.recv = func() (*commonv1.StreamPayload, error) { return rb.recvPooled(stream) }
 	rb.end = func(err error) error {
 		if err == io.EOF {
 			cancel(nil)

@@ -209,7 +209,6 @@ func incomingBody(stream internalsv1.ServiceInvocation_CallLocalStreamServer, fi
 		size += len(p.GetData())
 	}
 	b := &inBody{complete: complete}
-	next := &recvChunk{}
 	b.recv = func() (*commonv1.StreamPayload, error) {
 		if len(pre) > 0 {
 			p := pre[0]
@@ -223,11 +222,7 @@ func incomingBody(stream internalsv1.ServiceInvocation_CallLocalStreamServer, fi
 			return nil, errRequestFinished
 		}
 		// The body streams: later chunks are read into recycled buffers.
-		if err := stream.RecvMsg(next); err != nil {
-			return nil, err
-		}
-		b.hold(next)
-		return next.payload, nil
+		return b.recvPooled(stream)
 	}
 	if complete {
 		data, err := b.readComplete()
