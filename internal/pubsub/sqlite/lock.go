@@ -25,28 +25,13 @@ const (
 // beginWrite starts a write transaction (BEGIN IMMEDIATE: it takes the
 // write lock), waiting while another connection holds the lock.
 func (b *Broker) beginWrite(ctx context.Context) (*sql.Tx, error) {
-	deadline := time.Now().Add(b.cfg.busyTimeout)
-	wait := firstLockWait
-	var timer *time.Timer
-	for {
-		tx, err := b.wdb.BeginTx(ctx, nil)
-		if err == nil || !sqlitebusy.Is(err) || time.Now().After(deadline) {
-			return tx, err
-		}
-		b.lockWaits.Add(1)
-		if timer == nil {
-			timer = time.NewTimer(wait)
-			defer timer.Stop()
-		} else {
-			timer.Reset(wait)
-		}
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for the write lock: %w", ctx.Err())
-		}
-		wait = min(2*wait, maxLockWait)
+	r := sqlitebusy.Retrier{Wait: b.cfg.busyTimeout, First: firstLockWait, Max: maxLockWait,
+		OnPause: func() { b.lockWaits.Add(1) }}
+	tx, err := r.BeginTx(ctx, b.wdb)
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("waiting for the write lock: %w", err)
 	}
+	return tx, err
 }
 
 // inWrite runs fn in a write transaction and commits it.
