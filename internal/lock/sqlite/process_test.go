@@ -5,15 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/outrigger/outrigger/internal/lock"
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 // Environment of the child processes of TestAcrossProcesses.
@@ -35,25 +34,11 @@ func TestAcrossProcesses(t *testing.T) {
 	if err := os.WriteFile(counter, []byte("0"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	outs := make([]string, procs)
-	errs := make([]error, procs)
-	var wg sync.WaitGroup
-	for i := range procs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestLockProcessHelper$", "-test.v")
-			cmd.Env = append(os.Environ(), envDB+"="+filepath.Join(dir, "locks.db"), envCounter+"="+counter, envOwner+"=process-"+strconv.Itoa(i))
-			out, err := cmd.CombinedOutput()
-			outs[i], errs[i] = string(out), err
-		}()
-	}
-	wg.Wait()
+	outs := testutil.RunTestProcesses(t, procs, "TestLockProcessHelper", func(i int) []string {
+		return []string{envDB + "=" + filepath.Join(dir, "locks.db"), envCounter + "=" + counter, envOwner + "=process-" + strconv.Itoa(i)}
+	})
 	total := 0
 	for i := range procs {
-		if errs[i] != nil {
-			t.Fatalf("process %d: %v\n%s", i, errs[i], outs[i])
-		}
 		n, err := acquisitions(outs[i])
 		if err != nil {
 			t.Fatalf("process %d: %v\n%s", i, err, outs[i])

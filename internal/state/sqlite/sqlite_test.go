@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/outrigger/outrigger/internal/state/internal/storetest"
 	"github.com/outrigger/outrigger/internal/state/query"
 	"github.com/outrigger/outrigger/internal/state/statetest"
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 func TestConformanceFile(t *testing.T) {
@@ -301,24 +300,7 @@ func TestConcurrentInitAcrossProcesses(t *testing.T) {
 	const rounds, procs = 8, 6
 	for round := range rounds {
 		path := filepath.Join(t.TempDir(), fmt.Sprintf("state-%d.db", round))
-		outs := make([][]byte, procs)
-		errs := make([]error, procs)
-		var wg sync.WaitGroup
-		for i := range procs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				cmd := exec.Command(os.Args[0], "-test.run=^TestInitProcessHelper$")
-				cmd.Env = append(os.Environ(), envInitDB+"="+path)
-				outs[i], errs[i] = cmd.CombinedOutput()
-			}()
-		}
-		wg.Wait()
-		for i, err := range errs {
-			if err != nil {
-				t.Fatalf("round %d, process %d: %v\n%s", round, i, err, outs[i])
-			}
-		}
+		testutil.RunTestProcesses(t, procs, "TestInitProcessHelper", func(int) []string { return []string{envInitDB + "=" + path} })
 	}
 }
 
