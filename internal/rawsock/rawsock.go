@@ -1,0 +1,168 @@
+// Package rawsock wraps TCP connections so that reads and writes on their
+// non-blocking sockets do not hand the processor over to another thread.
+//
+// Go's net package marks every read and write as a system call that may
+// block. While the calling thread is inside it, the runtime's monitor may
+// take its processor away and wake another thread to carry on; when the
+// call returns, the first thread must get a processor back, often by
+// waking or waiting for yet another thread. On a socket in non-blocking
+// mode the call never blocks, but on a virtual machine a loopback write
+// (which delivers the data to the receiver and wakes it) easily lasts long
+// enough for that hand-over, and each one costs a few context switches.
+// With one processor, as the sidecar runs when it is nearly idle, that was
+// most of the switching per proxied request.
+//
+// The wrapped connection issues the same read and write calls as raw system
+// calls, which the runtime does not treat as possibly blocking; waiting for
+// the socket to become ready, deadlines and closing still go through the
+// network poller via syscall.RawConn, exactly as in the net package.
+package rawsock
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+)
+
+// maxIO caps one system call's length. While a raw call runs, the runtime
+// can neither preempt the goroutine nor hand its processor to another
+// thread, so a huge buffer is copied in steps of tens of microseconds.
+const maxIO = 256 << 10
+
+// Enabled reports whether Wrap wraps TCP connections: on Linux, in builds
+// without the race detector.
+const Enabled = supported && !raceEnabled
+
+// Conn is a TCP connection whose Read and Write use raw system calls.
+type Conn struct {
+	*net.TCPConn
+	raw syscall.RawConn
+}
+
+// Wrap returns c with raw reads and writes when it is a TCP connection and
+// Enabled, and c unchanged otherwise.
+func Wrap(c net.Conn) net.Conn {
+	tc, ok := c.(*net.TCPConn)
+	if !ok || !Enabled {
+		return c
+	}
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return c
+	}
+	return &Conn{TCPConn: tc, raw: raw}
+}
+
+// Read reads like net.TCPConn.Read.
+func (c *Conn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if len(p) > maxIO {
+		p = p[:maxIO]
+	}
+	var n int
+	var errno syscall.Errno
+	err := c.raw.Read(func(fd uintptr) bool {
+		n, errno = rawRead(fd, p)
+		for errno == syscall.EINTR {
+			n, errno = rawRead(fd, p)
+		}
+		return errno != syscall.EAGAIN
+	})
+	switch {
+	case err != nil:
+		return 0, c.opError("read", err)
+	case errno != 0:
+		return 0, c.opError("read", os.NewSyscallError("read", errno))
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// Write writes like net.TCPConn.Write: all of p, or an error.
+func (c *Conn) Write(p []byte) (int, error) {
+	written := 0
+	var errno syscall.Errno
+	err := c.raw.Write(func(fd uintptr) bool {
+		for written < len(p) {
+			chunk := p[written:]
+			if len(chunk) > maxIO {
+				chunk = chunk[:maxIO]
+			}
+			var n int
+			n, errno = rawWrite(fd, chunk)
+			switch errno {
+			case 0:
+				written += n
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				errno = 0
+				return false // wait until the socket can take more
+			default:
+				return true
+			}
+		}
+		return true
+	})
+	switch {
+	case err != nil:
+		return written, c.opError("write", err)
+	case errno != 0:
+		return written, c.opError("write", os.NewSyscallError("write", errno))
+	}
+	return written, nil
+}
+
+// opError wraps err as net.TCPConn would. RawConn's own errors (deadline,
+// closed connection) are already *net.OpError, but named "raw-read" and
+// "raw-write"; they get the plain operation's name so that messages read
+// the same as without this package.
+func (c *Conn) opError(op string, err error) error {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		plain := *opErr
+		plain.Op = op
+		return &plain
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}
+
+// Listener wraps each accepted TCP connection with Wrap.
+type Listener struct {
+	net.Listener
+}
+
+// Accept waits for the next connection and wraps it.
+func (l Listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return Wrap(c), nil
+}
+
+// Dialer returns dial wrapped so that its TCP connections use raw I/O.
+func Dialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return Wrap(c), nil
+	}
+}
+
+// DialTCP returns a dialer in grpc.WithContextDialer's shape: TCP through
+// d, with raw I/O.
+func DialTCP(d *net.Dialer) func(ctx context.Context, addr string) (net.Conn, error) {
+	dial := Dialer(d.DialContext)
+	return func(ctx context.Context, addr string) (net.Conn, error) {
+		return dial(ctx, "tcp", addr)
+	}
+}

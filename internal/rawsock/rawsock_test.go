@@ -1,0 +1,212 @@
+package rawsock
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// pair returns a wrapped client connection and the server's plain end.
+func pair(t *testing.T) (client net.Conn, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			accepted <- nil
+			return
+		}
+		accepted <- c
+	}()
+	client, err = DialTCP(&net.Dialer{})(t.Context(), ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
+}
+
+func TestWrapOnlyTCPOnLinux(t *testing.T) {
+	client, _ := pair(t)
+	_, wrapped := client.(*Conn)
+	if wrapped != Enabled {
+		t.Fatalf("wrapped = %v on %s, Enabled = %v", wrapped, runtime.GOOS, Enabled)
+	}
+	if runtime.GOOS == "linux" && !raceEnabled && !Enabled {
+		t.Fatal("raw I/O must be enabled on Linux without the race detector")
+	}
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	if Wrap(a) != a {
+		t.Fatal("a pipe must be returned unchanged")
+	}
+}
+
+func TestLargeTransfersBothWays(t *testing.T) {
+	client, server := pair(t)
+	// Larger than socket buffers, so writes see EAGAIN and wait, and
+	// larger than maxIO, so one call is split.
+	payload := make([]byte, 3*maxIO+12345)
+	if _, err := rand.Read(payload); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		from, to net.Conn
+	}{
+		{"wrapped writes", client, server},
+		{"wrapped reads", server, client},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var wg sync.WaitGroup
+			wg.Add(1)
+			var werr error
+			var wn int
+			go func() {
+				defer wg.Done()
+				wn, werr = tt.from.Write(payload)
+			}()
+			got := make([]byte, len(payload))
+			if _, err := io.ReadFull(tt.to, got); err != nil {
+				t.Fatal(err)
+			}
+			wg.Wait()
+			if werr != nil || wn != len(payload) {
+				t.Fatalf("write: %d bytes, %v", wn, werr)
+			}
+			if !bytes.Equal(got, payload) {
+				t.Fatal("payload corrupted")
+			}
+		})
+	}
+}
+
+func TestReadSeesEndOfFile(t *testing.T) {
+	client, server := pair(t)
+	if _, err := server.Write([]byte("bye")); err != nil {
+		t.Fatal(err)
+	}
+	server.Close()
+	got, err := io.ReadAll(client)
+	if err != nil || string(got) != "bye" {
+		t.Fatalf("ReadAll = %q, %v", got, err)
+	}
+	if n, err := client.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Fatalf("Read after end = %d, %v; want 0, EOF", n, err)
+	}
+}
+
+func TestReadDeadline(t *testing.T) {
+	client, _ := pair(t)
+	if err := client.SetReadDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := client.Read(make([]byte, 8))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read error = %v; want a timeout", err)
+	}
+	if !strings.HasPrefix(err.Error(), "read tcp ") {
+		t.Fatalf("Read error = %q; want net's wording", err)
+	}
+}
+
+func TestWriteDeadlineWhenPeerDoesNotRead(t *testing.T) {
+	client, _ := pair(t)
+	if err := client.SetWriteDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := client.Write(make([]byte, 64<<20))
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Write error = %v; want the deadline", err)
+	}
+	if n <= 0 || n >= 64<<20 {
+		t.Fatalf("Write wrote %d bytes; want a part", n)
+	}
+}
+
+func TestCloseWakesBlockedRead(t *testing.T) {
+	client, _ := pair(t)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := client.Read(make([]byte, 8))
+		errc <- err
+	}()
+	time.Sleep(10 * time.Millisecond) // let the read park on the poller
+	client.Close()
+	err := <-errc
+	if !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Read error = %v; want net.ErrClosed", err)
+	}
+	var opErr *net.OpError
+	if !errors.As(err, &opErr) || opErr.Op != "read" {
+		t.Fatalf("error %#v is not a read *net.OpError", err)
+	}
+}
+
+func TestWriteToResetPeerFails(t *testing.T) {
+	client, server := pair(t)
+	// Linger 0 makes the server's close a reset.
+	if err := server.(*net.TCPConn).SetLinger(0); err != nil {
+		t.Fatal(err)
+	}
+	server.Close()
+	var err error
+	for range 100 {
+		if _, err = client.Write([]byte("x")); err != nil {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	var opErr *net.OpError
+	if !errors.As(err, &opErr) || opErr.Op != "write" {
+		t.Fatalf("Write error = %v; want a write *net.OpError", err)
+	}
+}
+
+func TestListenerWrapsAccepted(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := Listener{Listener: inner}
+	defer ln.Close()
+	go func() {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err == nil {
+			_, _ = c.Write([]byte("hello"))
+			c.Close()
+		}
+	}()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, wrapped := c.(*Conn); wrapped != Enabled {
+		t.Fatalf("accepted connection wrapped = %v", wrapped)
+	}
+	got, err := io.ReadAll(c)
+	if err != nil || string(got) != "hello" {
+		t.Fatalf("ReadAll = %q, %v", got, err)
+	}
+}
