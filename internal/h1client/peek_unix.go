@@ -29,8 +29,8 @@ func peerOpen(nc net.Conn) bool {
 	err = raw.Read(func(fd uintptr) bool {
 		// Nothing to read (EAGAIN) is the only healthy answer: zero bytes
 		// is end of file, and any byte is unasked-for data.
-		_, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		open = rerr == syscall.EAGAIN || rerr == syscall.EWOULDBLOCK
+		errno := peekByte(fd, buf[:])
+		open = errno == syscall.EAGAIN || errno == syscall.EWOULDBLOCK
 		return true
 	})
 	return err == nil && open
