@@ -22,6 +22,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/outrigger/outrigger/internal/rawsock"
 )
 
 // grpcChannel calls a gRPC app (grpc or grpcs) over one shared connection.
@@ -52,6 +54,7 @@ func newGRPCChannel(_ context.Context, cfg Config) (*grpcChannel, error) {
 	target := net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.Port))
 	conn, err := grpc.NewClient(target,
 		grpc.WithTransportCredentials(creds),
+		grpc.WithContextDialer(rawsock.DialTCP(&net.Dialer{})),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.DefaultConfig, MinConnectTimeout: cfg.DialTimeout}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMsg), grpc.MaxCallSendMsgSize(maxMsg)),
 	)

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/outrigger/outrigger/internal/h1client"
+	"github.com/outrigger/outrigger/internal/rawsock"
 )
 
 // httpChannel calls an HTTP app (http, https or h2c).
@@ -84,7 +85,7 @@ func newRoundTripper(cfg Config) http.RoundTripper {
 func newTransport(cfg Config) *http.Transport {
 	d := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
-		DialContext:         d.DialContext,
+		DialContext:         rawsock.Dialer(d.DialContext),
 		MaxIdleConns:        0, // no global cap; the per-host cap applies
 		MaxIdleConnsPerHost: maxIdleConns,
 		IdleConnTimeout:     idleConnTimeout,

@@ -1,7 +1,6 @@
 package invoke
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +11,8 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+
+	"github.com/outrigger/outrigger/internal/rawsock"
 )
 
 // dialOptions are the options of every connection to another sidecar.
@@ -27,9 +28,7 @@ func dialOptions(cfg Config) []grpc.DialOption {
 	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
-		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-			return dialer.DialContext(ctx, "tcp", addr)
-		}),
+		grpc.WithContextDialer(rawsock.DialTCP(dialer)),
 		// Ping after 10s without activity so dead peers are noticed; the
 		// internal server permits pings every 8s even without streams.
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),

@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"strconv"
+
+	"github.com/outrigger/outrigger/internal/rawsock"
 )
 
 // Range of the "stable" internal gRPC port daprd picks when
@@ -27,9 +29,19 @@ func stableInternalPort(appID string) int {
 	return stablePortBase + int(binary.LittleEndian.Uint16(sum[:2]))%stablePortRange
 }
 
-// listenInternal binds the internal gRPC server: the given port, or the
-// stable port (any free port if that one is busy) when port is 0.
+// listenInternal binds the internal gRPC server (see bindInternal); its
+// connections use raw socket reads and writes (package rawsock).
 func listenInternal(address string, port int, appID string) (net.Listener, error) {
+	ln, err := bindInternal(address, port, appID)
+	if err != nil {
+		return nil, err
+	}
+	return rawsock.Listener{Listener: ln}, nil
+}
+
+// bindInternal binds the given port, or the stable port (any free port if
+// that one is busy) when port is 0.
+func bindInternal(address string, port int, appID string) (net.Listener, error) {
 	if port > 0 {
 		ln, err := net.Listen("tcp", net.JoinHostPort(address, strconv.Itoa(port)))
 		if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/outrigger/outrigger/internal/invoke/grpcproxy"
 	"github.com/outrigger/outrigger/internal/middleware"
 	"github.com/outrigger/outrigger/internal/options"
+	"github.com/outrigger/outrigger/internal/rawsock"
 	"github.com/outrigger/outrigger/internal/resources"
 	"github.com/outrigger/outrigger/internal/version"
 )
@@ -467,7 +468,7 @@ func listenRetry(ctx context.Context, addr string) (net.Listener, error) {
 	for {
 		ln, err := net.Listen("tcp", addr)
 		if err == nil {
-			return ln, nil
+			return rawsock.Listener{Listener: ln}, nil
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("failed to listen on %s: %w (is another sidecar using this port? pick another with --dapr-http-port/--dapr-grpc-port)", addr, err)
