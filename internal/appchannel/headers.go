@@ -8,6 +8,8 @@ import (
 
 	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/outrigger/outrigger/internal/headername"
 )
 
 // Header and metadata names the app must never see from the caller: routing
@@ -78,7 +80,7 @@ func httpHeaderName(k string, nominated map[string]struct{}) (name string, ok bo
 	case k == "content-type", k == "content-length", k == "host":
 		return "", false
 	}
-	return textproto.CanonicalMIMEHeaderKey(k), true
+	return headername.Canonical(k), true
 }
 
 // buildHTTPHeader turns the caller's metadata into the headers for an HTTP
@@ -94,7 +96,7 @@ func buildHTTPHeader(md map[string]*internalsv1.ListStringValue, contentType, to
 		if len(vals) == 0 {
 			continue
 		}
-		name, ok := httpHeaderName(strings.ToLower(k), nominated)
+		name, ok := httpHeaderName(headername.Lower(k), nominated)
 		if !ok {
 			continue
 		}
@@ -119,41 +121,20 @@ func buildHTTPHeader(md map[string]*internalsv1.ListStringValue, contentType, to
 // metadata, without hop-by-hop headers.
 func httpHeaderToMetadata(h http.Header) map[string]*internalsv1.ListStringValue {
 	m := make(map[string]*internalsv1.ListStringValue, len(h))
+	lists := make([]internalsv1.ListStringValue, len(h)) // one allocation for all entries
 	nominated := connectionNominated(h["Connection"])
+	n := 0
 	for k, v := range h {
-		lk := lowerHeader(k)
+		lk := headername.Lower(k)
 		if dropped(lk, nominated) {
 			continue
 		}
-		m[lk] = &internalsv1.ListStringValue{Values: v}
+		l := &lists[n]
+		n++
+		l.Values = v
+		m[lk] = l
 	}
 	return m
-}
-
-// lowerHeader lower-cases a canonical header name, without allocating for
-// the most common response headers.
-func lowerHeader(k string) string {
-	switch k {
-	case "Content-Type":
-		return "content-type"
-	case "Content-Length":
-		return "content-length"
-	case "Date":
-		return "date"
-	case "Server":
-		return "server"
-	case "Connection":
-		return "connection"
-	case "Cache-Control":
-		return "cache-control"
-	case "Etag":
-		return "etag"
-	case "Traceparent":
-		return "traceparent"
-	case "Tracestate":
-		return "tracestate"
-	}
-	return strings.ToLower(k)
 }
 
 // permanentHeaders holds common IANA permanent HTTP header names; when an
