@@ -19,7 +19,12 @@ import (
 type recvChunk struct {
 	buf     *[]byte
 	payload *commonv1.StreamPayload // nil when the message has none; Data aliases buf
+	size    int                     // the message's encoded size
 }
+
+// Len is the size of the message last received, for the metrics
+// interceptors.
+func (c *recvChunk) Len() int { return c.size }
 
 // recvBufSize holds a full 64 KiB chunk plus its framing.
 const recvBufSize = chunkSize + 1024
@@ -32,6 +37,7 @@ var recvBufPool = sync.Pool{New: func() any {
 // UnmarshalBuffer implements grpccodec.BufferUnmarshaler.
 func (c *recvChunk) UnmarshalBuffer(data mem.BufferSlice) error {
 	n := data.Len()
+	c.size = n
 	if n <= recvBufSize {
 		c.buf = recvBufPool.Get().(*[]byte)
 	} else {

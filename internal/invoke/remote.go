@@ -87,22 +87,16 @@ func (i *Invoker) outgoing(req *appchannel.Request, t target) (*internalsv1.Inte
 	if m.Metadata == nil {
 		m.Metadata = map[string]*internalsv1.ListStringValue{}
 	}
-	md := m.Metadata
-	setMD(md, hdrCallerAppID, i.cfg.AppID)
-	if i.cfg.Namespace != "" {
-		setMD(md, hdrCallerNS, i.cfg.Namespace)
+	own := [ownMetadataEntries]ownMetadata{
+		{hdrCallerAppID, i.cfg.AppID, false},
+		{hdrCallerNS, i.cfg.Namespace, false},
+		{hdrCalleeAppID, t.appID, false},
+		{hdrDestinationID, t.appID, false},
+		{hdrXForwardedFor, i.cfg.HostAddress, true},
+		{hdrXForwardedHost, i.cfg.Hostname, true},
+		{hdrForwarded, i.forwarded, true},
 	}
-	setMD(md, hdrCalleeAppID, t.appID)
-	setMD(md, hdrDestinationID, t.appID)
-	if ip := i.cfg.HostAddress; ip != "" {
-		appendMD(md, hdrXForwardedFor, ip)
-	}
-	if h := i.cfg.Hostname; h != "" {
-		appendMD(md, hdrXForwardedHost, h)
-	}
-	if i.forwarded != "" {
-		appendMD(md, hdrForwarded, i.forwarded)
-	}
+	addOwnMetadata(m.Metadata, own[:])
 	src := req.Body
 	if d := m.Message.GetData(); d != nil {
 		if src == nil && len(d.GetValue()) > 0 {
@@ -111,6 +105,37 @@ func (i *Invoker) outgoing(req *appchannel.Request, t target) (*internalsv1.Inte
 		m.Message.Data = typeOnly(d)
 	}
 	return m, src
+}
+
+// ownMetadataEntries is how many entries outgoing adds to the caller's
+// metadata.
+const ownMetadataEntries = 7
+
+// ownMetadata is one entry this sidecar adds to an outgoing request.
+type ownMetadata struct {
+	key, value string
+	// add: after the caller's own values (proxy headers), nothing when
+	// empty; otherwise replacing them, so a caller cannot pose as another
+	// app.
+	add bool
+}
+
+// addOwnMetadata adds the entries, all from one allocation.
+func addOwnMetadata(md map[string]*internalsv1.ListStringValue, own []ownMetadata) {
+	lists := make([]internalsv1.ListStringValue, len(own))
+	vals := make([]string, len(own))
+	for j, o := range own {
+		if o.add && o.value == "" {
+			continue
+		}
+		if prev := md[o.key]; o.add && prev != nil {
+			prev.Values = append(prev.Values, o.value)
+			continue
+		}
+		vals[j] = o.value
+		lists[j].Values = vals[j : j+1 : j+1]
+		md[o.key] = &lists[j]
+	}
 }
 
 // forwardedValue is the RFC 7239 element this sidecar adds.
@@ -165,7 +190,7 @@ func (i *Invoker) callStream(ctx context.Context, conn *grpc.ClientConn, msg *in
 	if len(c.data) > 0 {
 		first.Payload = &commonv1.StreamPayload{Data: c.data, Seq: 0}
 	}
-	sendErr := stream.Send(first)
+	sendErr := stream.SendMsg(&requestStreamOut{m: first})
 	putChunk(c.buf)
 	sent = sendErr == nil && len(c.data) > 0
 	var done chan struct{}
@@ -183,7 +208,8 @@ func (i *Invoker) callStream(ctx context.Context, conn *grpc.ClientConn, msg *in
 		go i.sendRest(stream, body, cancel, done)
 	}
 
-	res, err := stream.Recv()
+	res := &internalsv1.InternalInvokeResponseStream{}
+	err = stream.RecvMsg(&responseStreamIn{m: res})
 	if err == nil && res.GetResponse().GetStatus() == nil {
 		err = status.Error(codes.Internal, "the peer's first message carries no response status")
 	}

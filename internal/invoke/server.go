@@ -144,8 +144,8 @@ func closeBody(resp *appchannel.Response) {
 // first message plus payload chunks and streams into the app while the
 // app's response streams back the same way.
 func (s *Server) CallLocalStream(stream internalsv1.ServiceInvocation_CallLocalStreamServer) error {
-	first, err := stream.Recv()
-	if err != nil {
+	first := &internalsv1.InternalInvokeRequestStream{}
+	if err := stream.RecvMsg(&requestStreamIn{m: first}); err != nil {
 		return err
 	}
 	ch, err := s.channel()
@@ -290,7 +290,7 @@ func sendResponse(stream internalsv1.ServiceInvocation_CallLocalStreamServer, re
 	}
 	out := &internalsv1.InternalInvokeResponseStream{Response: msg}
 	if body == nil {
-		return stream.Send(out)
+		return stream.SendMsg(&responseStreamOut{m: out})
 	}
 	bp := getChunk()
 	defer putChunk(bp)
@@ -302,7 +302,7 @@ func sendResponse(stream internalsv1.ServiceInvocation_CallLocalStreamServer, re
 			out.Payload = &commonv1.StreamPayload{Data: buf[:n], Seq: seq}
 			seq++
 		}
-		if serr := stream.Send(out); serr != nil {
+		if serr := stream.SendMsg(&responseStreamOut{m: out}); serr != nil {
 			return serr
 		}
 		if err == io.EOF {
@@ -311,7 +311,7 @@ func sendResponse(stream internalsv1.ServiceInvocation_CallLocalStreamServer, re
 		if err != nil {
 			return status.Errorf(codes.Internal, "error reading app response: %v", err)
 		}
-	} else if err := stream.Send(out); err != nil {
+	} else if err := stream.SendMsg(&responseStreamOut{m: out}); err != nil {
 		return err
 	}
 	return sendChunks(stream, body, buf, seq)

@@ -338,7 +338,7 @@ func TestInvokeRetriesUnreachablePeerWithBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	fl := &flakyListener{Listener: lis, drop: 2}
-	gs := grpc.NewServer()
+	gs := grpc.NewServer(ServerOptions(0)...)
 	internalsv1.RegisterServiceInvocationServer(gs, NewServer(recordingApp(t, &got, 200, "up"), nil))
 	done := make(chan struct{})
 	go func() {
