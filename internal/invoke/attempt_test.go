@@ -29,8 +29,7 @@ func TestAttemptMessageIsolatesWhatSendingChanges(t *testing.T) {
 		if !proto.Equal(m, want) {
 			t.Fatalf("attempt message = %v, want a copy of %v", m, want)
 		}
-		appendMD(m.Metadata, hdrXForwardedFor, "10.0.0.2")
-		setMD(m.Metadata, hdrCallerAppID, "me")
+		addOwnMetadata(m.Metadata, []ownMetadata{{hdrXForwardedFor, "10.0.0.2", true}, {hdrCallerAppID, "me", false}})
 		m.Message.Data = typeOnly(m.Message.Data)
 	}
 	if !proto.Equal(orig, want) {

@@ -247,7 +247,7 @@ func httpVerb(v commonv1.HTTPExtension_Verb) string {
 func responseFromHTTP(r *http.Response) *appchannel.Response {
 	msg := &internalsv1.InternalInvokeResponse{
 		Status:  &internalsv1.Status{Code: int32(r.StatusCode)},
-		Headers: headerMetadata(r.Header),
+		Headers: headerMetadata(r.Header, 0),
 		Message: &commonv1.InvokeResponse{ContentType: r.Header.Get("Content-Type")},
 	}
 	var body io.ReadCloser = r.Body

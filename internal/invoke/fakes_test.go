@@ -69,7 +69,7 @@ func (c *handlerChannel) Invoke(ctx context.Context, req *appchannel.Request) (*
 	return &appchannel.Response{
 		Message: &internalsv1.InternalInvokeResponse{
 			Status:  &internalsv1.Status{Code: int32(rw.code)},
-			Headers: headerMetadata(rw.sent),
+			Headers: headerMetadata(rw.sent, 0),
 			Message: &commonv1.InvokeResponse{ContentType: rw.sent.Get("Content-Type")},
 		},
 		Body: pr,

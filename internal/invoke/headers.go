@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
+
+	"github.com/outrigger/outrigger/internal/headername"
 )
 
 // Metadata keys daprd adds or consumes.
@@ -56,13 +58,18 @@ func connectionNominated(h http.Header) map[string]bool {
 }
 
 // headerMetadata turns HTTP headers into internal metadata with lower-case
-// keys, leaving out hop-by-hop headers and those named in skip.
-func headerMetadata(h http.Header, skip ...string) map[string]*internalsv1.ListStringValue {
+// keys, leaving out hop-by-hop headers and those named in skip. room is
+// how many more entries the caller will add. The values share the
+// header's slices (capped, so a later append copies), and the entries one
+// array: a proxied request's headers cost a few allocations, not two each.
+func headerMetadata(h http.Header, room int, skip ...string) map[string]*internalsv1.ListStringValue {
 	nominated := connectionNominated(h)
-	md := make(map[string]*internalsv1.ListStringValue, len(h))
+	md := make(map[string]*internalsv1.ListStringValue, len(h)+room)
+	lists := make([]internalsv1.ListStringValue, len(h))
+	n := 0
 outer:
 	for k, vals := range h {
-		lk := strings.ToLower(k)
+		lk := headername.Lower(k)
 		if hopByHop[lk] || nominated[lk] {
 			continue
 		}
@@ -75,23 +82,12 @@ outer:
 			prev.Values = append(prev.Values, vals...)
 			continue
 		}
-		md[lk] = &internalsv1.ListStringValue{Values: append([]string(nil), vals...)}
+		l := &lists[n]
+		n++
+		l.Values = vals[:len(vals):len(vals)]
+		md[lk] = l
 	}
 	return md
-}
-
-// setMD replaces key's values.
-func setMD(md map[string]*internalsv1.ListStringValue, key, value string) {
-	md[key] = &internalsv1.ListStringValue{Values: []string{value}}
-}
-
-// appendMD adds value after any existing values of key.
-func appendMD(md map[string]*internalsv1.ListStringValue, key, value string) {
-	if prev := md[key]; prev != nil {
-		prev.Values = append(prev.Values, value)
-		return
-	}
-	setMD(md, key, value)
 }
 
 // firstMD returns key's first value.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/api/apierr"
 	"github.com/outrigger/outrigger/internal/appchannel"
+	"github.com/outrigger/outrigger/internal/headername"
 )
 
 // RequestFromHTTP turns an HTTP API request into an invocation of method:
@@ -21,7 +22,7 @@ import (
 // keys, without hop-by-hop headers, dapr-app-id and dapr-api-token) and the
 // body, which streams from r.Body.
 func RequestFromHTTP(r *http.Request, method string) *appchannel.Request {
-	md := headerMetadata(r.Header, hdrAppID, hdrAPIToken, hdrContentType)
+	md := headerMetadata(r.Header, ownMetadataEntries, hdrAppID, hdrAPIToken, hdrContentType)
 	msg := &internalsv1.InternalInvokeRequest{
 		Ver:      internalsv1.APIVersion_V1,
 		Metadata: md,
@@ -120,9 +121,8 @@ func copyMetadataHeaders(h http.Header, md map[string]*internalsv1.ListStringVal
 		if fromGRPC && (strings.HasPrefix(lk, ":") || strings.HasSuffix(lk, "-bin") || lk == hdrContentType) {
 			continue
 		}
-		for _, s := range v.GetValues() {
-			h.Add(k, s)
-		}
+		ck := headername.Canonical(k)
+		h[ck] = append(h[ck], v.GetValues()...)
 	}
 }
 
