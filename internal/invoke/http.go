@@ -165,10 +165,25 @@ func copyBody(w http.ResponseWriter, body io.Reader, flush bool) error {
 			}
 		}
 		if err == io.EOF {
-			return nil
+			return flushDeclared(w, rc)
 		}
 		if err != nil {
 			return fmt.Errorf("read response body: %w", err)
 		}
 	}
+}
+
+// flushDeclared sends a complete response whose length the header
+// declares at once, so the client has it before the handler's callers
+// (metrics, tracing) finish their bookkeeping. Without a declared length
+// it waits for the handler to return, which lets net/http add the length
+// itself instead of switching to chunked encoding.
+func flushDeclared(w http.ResponseWriter, rc *http.ResponseController) error {
+	if w.Header().Get("Content-Length") == "" {
+		return nil
+	}
+	if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return fmt.Errorf("flush response body: %w", err)
+	}
+	return nil
 }

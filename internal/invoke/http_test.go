@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	commonv1 "github.com/dapr/dapr/pkg/proto/common/v1"
 	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
@@ -174,6 +175,75 @@ func TestWriteHTTP(t *testing.T) {
 			}
 			if rec.Flushed != tt.wantFlush {
 				t.Errorf("flushed = %v", rec.Flushed)
+			}
+		})
+	}
+}
+
+// TestWriteHTTPFlushesDeclaredLength: a response whose length the header
+// declares reaches the client before the handler returns; one without
+// keeps its length computed by net/http rather than going chunked.
+func TestWriteHTTPFlushesDeclaredLength(t *testing.T) {
+	tests := []struct {
+		name    string
+		headers map[string]*internalsv1.ListStringValue
+		early   bool // the client has the whole body while the handler still runs
+	}{
+		{"declared length", map[string]*internalsv1.ListStringValue{"content-length": {Values: []string{"5"}}}, true},
+		{"no declared length", nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				resp := &appchannel.Response{
+					Message: &internalsv1.InternalInvokeResponse{Status: &internalsv1.Status{Code: 200}, Headers: tc.headers},
+					Body:    io.NopCloser(strings.NewReader("hello")),
+				}
+				if err := WriteHTTP(w, resp); err != nil {
+					t.Error(err)
+				}
+				<-release // bookkeeping after the handler's work
+			}))
+			defer srv.Close()
+			defer close(release)
+			got := make(chan *http.Response, 1)
+			go func() {
+				resp, err := http.Get(srv.URL)
+				if err != nil {
+					t.Error(err)
+					close(got)
+					return
+				}
+				got <- resp
+			}()
+			// Waiting for what must happen is generous; for what must not,
+			// a short look suffices.
+			wait := 200 * time.Millisecond
+			if tc.early {
+				wait = 10 * time.Second
+			}
+			select {
+			case resp := <-got:
+				if !tc.early {
+					t.Fatal("the response went out before the handler returned, so without a computed length")
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != "hello" || resp.ContentLength != 5 || len(resp.TransferEncoding) != 0 {
+					t.Fatalf("body %q, length %d, transfer encoding %v", b, resp.ContentLength, resp.TransferEncoding)
+				}
+			case <-time.After(wait):
+				if tc.early {
+					t.Fatal("the response with a declared length waited for the handler to return")
+				}
+				release <- struct{}{}
+				resp := <-got
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != "hello" || resp.ContentLength != 5 {
+					t.Fatalf("body %q, length %d", b, resp.ContentLength)
+				}
 			}
 		})
 	}
