@@ -56,6 +56,15 @@ type wireSize struct{ n int }
 // Len is the message's encoded size once it was sent or received.
 func (w *wireSize) Len() int { return w.n }
 
+// decode records the received message's size and decodes it with
+// unmarshalStreamMessage.
+func (w *wireSize) decode(data mem.BufferSlice, inner func([]byte) error, payload **commonv1.StreamPayload) error {
+	w.n = data.Len()
+	b := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	defer b.Free()
+	return unmarshalStreamMessage(b.ReadOnlyData(), inner, payload)
+}
+
 // requestStreamOut sends an InternalInvokeRequestStream.
 type requestStreamOut struct {
 	m *internalsv1.InternalInvokeRequestStream
@@ -101,10 +110,7 @@ type requestStreamIn struct {
 // UnmarshalBuffer implements grpccodec.BufferUnmarshaler.
 func (in *requestStreamIn) UnmarshalBuffer(data mem.BufferSlice) error {
 	in.m.Reset()
-	in.n = data.Len()
-	b := data.MaterializeToBuffer(mem.DefaultBufferPool())
-	defer b.Free()
-	return unmarshalStreamMessage(b.ReadOnlyData(), func(v []byte) error {
+	return in.decode(data, func(v []byte) error {
 		r := &internalsv1.InternalInvokeRequest{}
 		in.m.Request = r
 		return unmarshalWithMaps(v, r, []listMap{{requestMetadata, &r.Metadata}})
@@ -120,10 +126,7 @@ type responseStreamIn struct {
 // UnmarshalBuffer implements grpccodec.BufferUnmarshaler.
 func (in *responseStreamIn) UnmarshalBuffer(data mem.BufferSlice) error {
 	in.m.Reset()
-	in.n = data.Len()
-	b := data.MaterializeToBuffer(mem.DefaultBufferPool())
-	defer b.Free()
-	return unmarshalStreamMessage(b.ReadOnlyData(), func(v []byte) error {
+	return in.decode(data, func(v []byte) error {
 		r := &internalsv1.InternalInvokeResponse{}
 		in.m.Response = r
 		return unmarshalWithMaps(v, r, []listMap{{responseHeaders, &r.Headers}, {responseTrailers, &r.Trailers}})

@@ -65,44 +65,60 @@ func wireResponses() map[string]*internalsv1.InternalInvokeResponseStream {
 	}
 }
 
+type (
+	wireOut interface {
+		MarshalBuffer() (mem.BufferSlice, error)
+		Len() int
+	}
+	wireIn interface {
+		UnmarshalBuffer(mem.BufferSlice) error
+		Len() int
+	}
+)
+
+// wireCase is a message with our encoder for it and a fresh decoder
+// (returning the message it fills).
+type wireCase struct {
+	want  proto.Message
+	out   wireOut
+	fresh func() (proto.Message, wireIn)
+}
+
+func wireCases() map[string]wireCase {
+	cases := map[string]wireCase{}
+	for name, m := range wireRequests() {
+		cases["request/"+name] = wireCase{m, &requestStreamOut{m: m}, func() (proto.Message, wireIn) {
+			var got internalsv1.InternalInvokeRequestStream
+			return &got, &requestStreamIn{m: &got}
+		}}
+	}
+	for name, m := range wireResponses() {
+		cases["response/"+name] = wireCase{m, &responseStreamOut{m: m}, func() (proto.Message, wireIn) {
+			var got internalsv1.InternalInvokeResponseStream
+			return &got, &responseStreamIn{m: &got}
+		}}
+	}
+	return cases
+}
+
 // TestWireMatchesProtobuf checks the hand coding against protobuf-go both
 // ways: what we send decodes as protobuf, what protobuf sends decodes
-// through us, to the same message.
+// through us, to the same message, and both report protobuf's size.
 func TestWireMatchesProtobuf(t *testing.T) {
-	for name, want := range wireRequests() {
-		t.Run("request/"+name, func(t *testing.T) {
-			out := &requestStreamOut{m: want}
-			var viaProto internalsv1.InternalInvokeRequestStream
-			roundTrip(t, out, &viaProto)
-			if !proto.Equal(&viaProto, want) {
-				t.Fatalf("protobuf read %v, want %v", &viaProto, want)
+	for name, tc := range wireCases() {
+		t.Run(name, func(t *testing.T) {
+			viaProto := tc.want.ProtoReflect().New().Interface()
+			roundTrip(t, tc.out, viaProto)
+			if !proto.Equal(viaProto, tc.want) {
+				t.Fatalf("protobuf read %v, want %v", viaProto, tc.want)
 			}
-			var viaUs internalsv1.InternalInvokeRequestStream
-			roundTrip(t, protoOut{want}, &requestStreamIn{m: &viaUs})
-			if !proto.Equal(&viaUs, want) {
-				t.Fatalf("we read %v, want %v", &viaUs, want)
+			viaUs, in := tc.fresh()
+			roundTrip(t, protoOut{tc.want}, in)
+			if !proto.Equal(viaUs, tc.want) {
+				t.Fatalf("we read %v, want %v", viaUs, tc.want)
 			}
-		})
-	}
-	for name, want := range wireResponses() {
-		t.Run("response/"+name, func(t *testing.T) {
-			out := &responseStreamOut{m: want}
-			var viaProto internalsv1.InternalInvokeResponseStream
-			roundTrip(t, out, &viaProto)
-			if !proto.Equal(&viaProto, want) {
-				t.Fatalf("protobuf read %v, want %v", &viaProto, want)
-			}
-			if out.Len() != proto.Size(want) {
-				t.Errorf("Len() = %d, protobuf size %d", out.Len(), proto.Size(want))
-			}
-			var viaUs internalsv1.InternalInvokeResponseStream
-			in := &responseStreamIn{m: &viaUs}
-			roundTrip(t, protoOut{want}, in)
-			if !proto.Equal(&viaUs, want) {
-				t.Fatalf("we read %v, want %v", &viaUs, want)
-			}
-			if in.Len() != proto.Size(want) {
-				t.Errorf("Len() = %d after receiving, protobuf size %d", in.Len(), proto.Size(want))
+			if size := proto.Size(tc.want); tc.out.Len() != size || in.Len() != size {
+				t.Errorf("sizes sent %d, received %d; protobuf's %d", tc.out.Len(), in.Len(), size)
 			}
 		})
 	}
