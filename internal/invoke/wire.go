@@ -107,6 +107,10 @@ type requestStreamIn struct {
 	wireSize
 }
 
+// GetRequest is the decoded message's request, as on the generated type,
+// for the tracing interceptor that names the server span after it.
+func (in *requestStreamIn) GetRequest() *internalsv1.InternalInvokeRequest { return in.m.GetRequest() }
+
 // UnmarshalBuffer implements grpccodec.BufferUnmarshaler.
 func (in *requestStreamIn) UnmarshalBuffer(data mem.BufferSlice) error {
 	in.m.Reset()

@@ -186,6 +186,13 @@ func TestWireKeepsUnknownFieldsAndRepeatedKeys(t *testing.T) {
 	if string(got.ProtoReflect().GetUnknown()) != string(unknown) || got.GetMessage().GetMethod() != "m" {
 		t.Errorf("got %v, unknown %q", &got, got.ProtoReflect().GetUnknown())
 	}
+	// The tracing interceptor names the callee's span through GetRequest.
+	wrapped := protowire.AppendTag(nil, streamMessageField, protowire.BytesType)
+	wrapped = protowire.AppendBytes(wrapped, wire)
+	in := &requestStreamIn{m: &internalsv1.InternalInvokeRequestStream{}}
+	if err := in.UnmarshalBuffer(mem.BufferSlice{mem.SliceBuffer(wrapped)}); err != nil || in.GetRequest().GetMessage().GetMethod() != "m" {
+		t.Errorf("GetRequest() = %v, %v", in.GetRequest(), err)
+	}
 	// Sent again, the unknown field goes along.
 	var back internalsv1.InternalInvokeRequestStream
 	roundTrip(t, &requestStreamOut{m: &internalsv1.InternalInvokeRequestStream{Request: &got}}, &back)

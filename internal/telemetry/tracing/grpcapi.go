@@ -108,7 +108,11 @@ func (t *tracedStream) RecvMsg(m any) error {
 	err := t.ServerStream.RecvMsg(m)
 	if err == nil && !t.seen {
 		t.seen = true
-		if first, ok := m.(*internalsv1.InternalInvokeRequestStream); ok && t.span.IsRecording() {
+		// The first message of a CallLocalStream: the generated type, or the
+		// invocation layer's own decoder of it, which exposes the same getter.
+		if first, ok := m.(interface {
+			GetRequest() *internalsv1.InternalInvokeRequest
+		}); ok && t.span.IsRecording() {
 			t.s.describeInternal(t.span, first.GetRequest())
 		}
 	}

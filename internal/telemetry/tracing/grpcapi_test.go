@@ -87,25 +87,48 @@ type fakeStream struct {
 func (f *fakeStream) Context() context.Context    { return f.ctx }
 func (f *fakeStream) SetHeader(metadata.MD) error { return nil }
 func (f *fakeStream) RecvMsg(m any) error {
-	m.(*internalsv1.InternalInvokeRequestStream).Request = &internalsv1.InternalInvokeRequest{Message: &commonv1.InvokeRequest{Method: "stream-method"}}
+	first := &internalsv1.InternalInvokeRequestStream{
+		Request: &internalsv1.InternalInvokeRequest{Message: &commonv1.InvokeRequest{Method: "stream-method"}},
+	}
+	switch v := m.(type) {
+	case *internalsv1.InternalInvokeRequestStream:
+		v.Request = first.Request
+	case *ownDecoder:
+		v.m = first
+	}
 	return nil
 }
 
+// ownDecoder stands for a message type that decodes the first message
+// itself (as the invocation layer does) and exposes the generated getter.
+type ownDecoder struct {
+	m *internalsv1.InternalInvokeRequestStream
+}
+
+func (d *ownDecoder) GetRequest() *internalsv1.InternalInvokeRequest { return d.m.GetRequest() }
+
 func TestGRPCStreamNamesCallLocalFromFirstMessage(t *testing.T) {
-	p, rec := recording(t, 1)
-	s := grpcServer{p: p, appID: "appb"}
-	var inHandler trace.SpanContext
-	err := s.stream(nil, &fakeStream{ctx: incoming(sampledParent)}, &grpc.StreamServerInfo{FullMethod: "/dapr.proto.internals.v1.ServiceInvocation/CallLocalStream"},
-		func(_ any, ss grpc.ServerStream) error {
-			inHandler = SpanContext(ss.Context())
-			return ss.RecvMsg(&internalsv1.InternalInvokeRequestStream{})
+	for name, msg := range map[string]func() any{
+		"generated type": func() any { return &internalsv1.InternalInvokeRequestStream{} },
+		"own decoder":    func() any { return &ownDecoder{} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, rec := recording(t, 1)
+			s := grpcServer{p: p, appID: "appb"}
+			var inHandler trace.SpanContext
+			err := s.stream(nil, &fakeStream{ctx: incoming(sampledParent)}, &grpc.StreamServerInfo{FullMethod: "/dapr.proto.internals.v1.ServiceInvocation/CallLocalStream"},
+				func(_ any, ss grpc.ServerStream) error {
+					inHandler = SpanContext(ss.Context())
+					return ss.RecvMsg(msg())
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sp := rec.Ended()[0]
+			if sp.Name() != "CallLocal/appb/stream-method" || !inHandler.Equal(sp.SpanContext()) {
+				t.Errorf("span %q; handler context %s", sp.Name(), FormatTraceparent(inHandler))
+			}
 		})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp := rec.Ended()[0]
-	if sp.Name() != "CallLocal/appb/stream-method" || !inHandler.Equal(sp.SpanContext()) {
-		t.Errorf("span %q; handler context %s", sp.Name(), FormatTraceparent(inHandler))
 	}
 }
 
