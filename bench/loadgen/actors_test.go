@@ -158,7 +158,7 @@ func TestPrintActorsTable(t *testing.T) {
 	r := &report{Suite: "actors", ActorsLoadSeconds: 5, Actors: &actorsReport{
 		Activation: actorsActivation{IDs: 300, ColdP50US: 900, ColdP99US: 2000, WarmP50US: 400, WarmP99US: 1000},
 		Calls: []actorsCalls{
-			{Name: "actors/local/c16", Ops: 1000, OpsPerSec: 5000, P50US: 300, HostCPUMSPer1k: 120},
+			{Name: "actors/local/c16", phaseFigures: phaseFigures{Ops: 1000, OpsPerSec: 5000, P50US: 300}, HostCPUMSPer1k: 120},
 			{Name: "actors/remote/c64", Errors: 3, ErrorSamples: []string{"boom"}},
 		},
 		Reminders: actorsReminders{Reminders: 100, PeriodMS: 250, WindowSeconds: 5, PerSec: 390, OfferedPerSec: 400,
@@ -194,7 +194,7 @@ func TestPrintActorsTableSelectedParts(t *testing.T) {
 	if !strings.Contains(out, "actors/reminders") || strings.Contains(out, "Calls:") || strings.Contains(out, "activation (") {
 		t.Errorf("reminders-only table:\n%s", out)
 	}
-	r.Actors = &actorsReport{Calls: []actorsCalls{{Name: "actors/local/c16", Ops: 10, OpsPerSec: 5}}}
+	r.Actors = &actorsReport{Calls: []actorsCalls{{Name: "actors/local/c16", phaseFigures: phaseFigures{Ops: 10, OpsPerSec: 5}}}}
 	b.Reset()
 	if err := printTable(&b, r); err != nil {
 		t.Fatal(err)

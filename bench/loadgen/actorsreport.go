@@ -38,12 +38,7 @@ type actorsCalls struct {
 	Workers       int     `json:"workers,omitempty"`
 	OfferedPerSec int     `json:"offered_per_sec,omitempty"`
 	SendLagP99US  float64 `json:"send_lag_p99_us,omitempty"`
-	Ops           int     `json:"ops"`
-	Seconds       float64 `json:"seconds"`
-	OpsPerSec     float64 `json:"ops_per_sec"`
-	P50US         float64 `json:"p50_us"`
-	P90US         float64 `json:"p90_us"`
-	P99US         float64 `json:"p99_us"`
+	phaseFigures
 	// CPU in ms per 1,000 calls: host A, caller B (idle on local calls)
 	// and loadgen (client and app).
 	HostCPUMSPer1k    float64  `json:"host_cpu_ms_per_1k"`
@@ -77,14 +72,7 @@ type actorsReminders struct {
 }
 
 func (c *actorsCalls) fill(p *phase, cpu sidecarsCPU) {
-	c.Ops = len(p.latencies)
-	c.Seconds = p.elapsed.Seconds()
-	if c.Seconds > 0 {
-		c.OpsPerSec = float64(c.Ops) / c.Seconds
-	}
-	c.P50US = us(percentile(p.latencies, 0.50))
-	c.P90US = us(percentile(p.latencies, 0.90))
-	c.P99US = us(percentile(p.latencies, 0.99))
+	c.fillFigures(p)
 	c.HostCPUMSPer1k = perOpUS(cpu.a, c.Ops)
 	c.CallerCPUMSPer1k = perOpUS(cpu.b, c.Ops)
 	c.LoadgenCPUMSPer1k = perOpUS(cpu.self, c.Ops)

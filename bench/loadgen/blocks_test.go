@@ -290,7 +290,7 @@ func TestBindingLoad(t *testing.T) {
 func TestPrintBlocksTable(t *testing.T) {
 	r := &report{Suite: "blocks", Concurrency: 16, Warmup: 2000, BlocksLoadSeconds: 5,
 		Blocks: []blocksResult{
-			{Name: "blocks/lock/sqlite", Ops: 4000, OpsPerSec: 800, P50US: 13000, P99US: 80000, RequestsPerOp: 5.75,
+			{Name: "blocks/lock/sqlite", phaseFigures: phaseFigures{Ops: 4000, OpsPerSec: 800, P50US: 13000, P99US: 80000}, RequestsPerOp: 5.75,
 				SidecarCPUMSPer1k: 983.5, SidecarCPUMSPer1kReq: 171},
 			{Name: "blocks/lock/redis", Skipped: "Redis unreachable"},
 			{Name: "blocks/bindings/http", Errors: 2, ErrorSamples: []string{"boom"}},

@@ -8,16 +8,11 @@ import (
 
 // blocksResult is one load of the blocks suite.
 type blocksResult struct {
-	Name      string  `json:"name"` // blocks/<api>/<component>
-	Component string  `json:"component"`
-	Skipped   string  `json:"skipped,omitempty"`
-	Workers   int     `json:"workers"`
-	Ops       int     `json:"ops"`
-	Seconds   float64 `json:"seconds"`
-	OpsPerSec float64 `json:"ops_per_sec"`
-	P50US     float64 `json:"p50_us"`
-	P90US     float64 `json:"p90_us"`
-	P99US     float64 `json:"p99_us"`
+	Name      string `json:"name"` // blocks/<api>/<component>
+	Component string `json:"component"`
+	Skipped   string `json:"skipped,omitempty"`
+	Workers   int    `json:"workers"`
+	phaseFigures
 	// RequestsPerOp is the HTTP requests per operation: 1 for secrets and
 	// bindings; for locks the try-locks of one acquisition plus its unlock.
 	RequestsPerOp float64 `json:"requests_per_op"`
@@ -33,14 +28,7 @@ type blocksResult struct {
 
 // fill sets the figures of a measured phase of requests HTTP requests.
 func (r *blocksResult) fill(p *phase, requests int64, sidecarCPU, selfCPU time.Duration, m memInfo) {
-	r.Ops = len(p.latencies)
-	r.Seconds = p.elapsed.Seconds()
-	if r.Seconds > 0 {
-		r.OpsPerSec = float64(r.Ops) / r.Seconds
-	}
-	r.P50US = us(percentile(p.latencies, 0.50))
-	r.P90US = us(percentile(p.latencies, 0.90))
-	r.P99US = us(percentile(p.latencies, 0.99))
+	r.fillFigures(p)
 	if r.Ops > 0 {
 		r.RequestsPerOp = float64(requests) / float64(r.Ops)
 	}

@@ -178,10 +178,10 @@ func TestCheck(t *testing.T) {
 
 func TestCheckTargetsOnlyInMemoryHTTP(t *testing.T) {
 	r := &report{BinaryBytes: 50e6, Cases: []caseResult{
-		{Name: "memory/http/get", Store: "memory", Transport: "http", Op: "get", Ops: 10, SidecarCPUUSPerOp: 30},
-		{Name: "memory/http/save", Store: "memory", Transport: "http", Op: "save", Ops: 10, SidecarCPUUSPerOp: 50},
-		{Name: "memory/grpc/get", Store: "memory", Transport: "grpc", Op: "get", Ops: 10, SidecarCPUUSPerOp: 99},
-		{Name: "sqlite/http/get", Store: "sqlite", Transport: "http", Op: "get", Ops: 10, SidecarCPUUSPerOp: 99},
+		{Name: "memory/http/get", Store: "memory", Transport: "http", Op: "get", phaseFigures: phaseFigures{Ops: 10}, SidecarCPUUSPerOp: 30},
+		{Name: "memory/http/save", Store: "memory", Transport: "http", Op: "save", phaseFigures: phaseFigures{Ops: 10}, SidecarCPUUSPerOp: 50},
+		{Name: "memory/grpc/get", Store: "memory", Transport: "grpc", Op: "get", phaseFigures: phaseFigures{Ops: 10}, SidecarCPUUSPerOp: 99},
+		{Name: "sqlite/http/get", Store: "sqlite", Transport: "http", Op: "get", phaseFigures: phaseFigures{Ops: 10}, SidecarCPUUSPerOp: 99},
 	}}
 	got := map[string]string{}
 	for _, c := range checkTargets(r) {

@@ -55,16 +55,11 @@ type startupResult struct {
 }
 
 type caseResult struct {
-	Name              string   `json:"name"`
-	Store             string   `json:"store"`
-	Transport         string   `json:"transport"`
-	Op                string   `json:"op"`
-	Ops               int      `json:"ops"`
-	Seconds           float64  `json:"seconds"`
-	OpsPerSec         float64  `json:"ops_per_sec"`
-	P50US             float64  `json:"p50_us"`
-	P90US             float64  `json:"p90_us"`
-	P99US             float64  `json:"p99_us"`
+	Name      string `json:"name"`
+	Store     string `json:"store"`
+	Transport string `json:"transport"`
+	Op        string `json:"op"`
+	phaseFigures
 	SidecarCPUUSPerOp float64  `json:"sidecar_cpu_us_per_op"`
 	LoadgenCPUUSPerOp float64  `json:"loadgen_cpu_us_per_op"`
 	RSSBytes          int64    `json:"rss_bytes"`
@@ -116,15 +111,31 @@ func (c *caseResult) addErrors(phaseName string, p *phase) bool {
 	return p.errs.count > 0
 }
 
-func (c *caseResult) fill(p *phase, sidecarCPU, selfCPU time.Duration, m memInfo) {
-	c.Ops = len(p.latencies)
-	c.Seconds = p.elapsed.Seconds()
-	if c.Seconds > 0 {
-		c.OpsPerSec = float64(c.Ops) / c.Seconds
+// phaseFigures are the size, rate and latency percentiles of a measured
+// phase, which every suite's result carries (embedded, so the JSON stays
+// flat).
+type phaseFigures struct {
+	Ops       int     `json:"ops"`
+	Seconds   float64 `json:"seconds"`
+	OpsPerSec float64 `json:"ops_per_sec"`
+	P50US     float64 `json:"p50_us"`
+	P90US     float64 `json:"p90_us"`
+	P99US     float64 `json:"p99_us"`
+}
+
+func (f *phaseFigures) fillFigures(p *phase) {
+	f.Ops = len(p.latencies)
+	f.Seconds = p.elapsed.Seconds()
+	if f.Seconds > 0 {
+		f.OpsPerSec = float64(f.Ops) / f.Seconds
 	}
-	c.P50US = us(percentile(p.latencies, 0.50))
-	c.P90US = us(percentile(p.latencies, 0.90))
-	c.P99US = us(percentile(p.latencies, 0.99))
+	f.P50US = us(percentile(p.latencies, 0.50))
+	f.P90US = us(percentile(p.latencies, 0.90))
+	f.P99US = us(percentile(p.latencies, 0.99))
+}
+
+func (c *caseResult) fill(p *phase, sidecarCPU, selfCPU time.Duration, m memInfo) {
+	c.fillFigures(p)
 	c.SidecarCPUUSPerOp = perOpUS(sidecarCPU, c.Ops)
 	c.LoadgenCPUUSPerOp = perOpUS(selfCPU, c.Ops)
 	c.RSSBytes, c.PeakRSSBytes = m.rss, m.hwm
