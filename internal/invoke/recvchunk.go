@@ -46,7 +46,7 @@ func (c *recvChunk) UnmarshalBuffer(data mem.BufferSlice) error {
 	}
 	b := (*c.buf)[:n]
 	data.CopyTo(b)
-	p, err := parseStreamMessage(b)
+	p, err := parseStreamMessage(b, nil)
 	if err != nil {
 		c.release()
 		return err
@@ -66,12 +66,19 @@ func (c *recvChunk) release() {
 
 var errMalformedChunk = errors.New("malformed stream message")
 
-// parseStreamMessage reads field 2 (the payload) of a stream message and
-// skips the rest. As in proto, a field that repeats takes its last value.
-func parseStreamMessage(b []byte) (*commonv1.StreamPayload, error) {
+// parseStreamMessage reads a stream message: field 1 (the request or
+// response) through inner, skipped when inner is nil, and field 2 (the
+// payload), whose data aliases b. As in proto, a field that repeats takes
+// its last value.
+func parseStreamMessage(b []byte, inner func([]byte) error) (*commonv1.StreamPayload, error) {
 	var payload *commonv1.StreamPayload
 	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
-		if num != 2 || typ != protowire.BytesType {
+		switch {
+		case typ != protowire.BytesType:
+			return nil
+		case num == streamMessageField && inner != nil:
+			return inner(v)
+		case num != streamPayloadField:
 			return nil
 		}
 		if payload == nil {
@@ -79,9 +86,9 @@ func parseStreamMessage(b []byte) (*commonv1.StreamPayload, error) {
 		}
 		return eachField(v, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
 			switch {
-			case num == 1 && typ == protowire.BytesType:
+			case num == payloadData && typ == protowire.BytesType:
 				payload.Data = v
-			case num == 2 && typ == protowire.VarintType:
+			case num == payloadSeq && typ == protowire.VarintType:
 				payload.Seq = x
 			}
 			return nil

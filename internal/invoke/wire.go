@@ -1,6 +1,7 @@
 package invoke
 
 import (
+	"bytes"
 	"errors"
 	"sync"
 	"unicode/utf8"
@@ -266,32 +267,14 @@ func appendListMap(b []byte, num protowire.Number, m map[string]*internalsv1.Lis
 }
 
 // unmarshalStreamMessage decodes a stream message: field 1 through inner,
-// field 2 into *payload (its data copied out of b). Other fields, which
-// neither message defines, are skipped.
+// field 2 into *payload, its data copied out of b.
 func unmarshalStreamMessage(b []byte, inner func([]byte) error, payload **commonv1.StreamPayload) error {
-	return eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
-		if typ != protowire.BytesType {
-			return nil
-		}
-		switch num {
-		case streamMessageField:
-			return inner(v)
-		case streamPayloadField:
-			p := &commonv1.StreamPayload{}
-			err := eachField(v, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
-				switch {
-				case num == payloadData && typ == protowire.BytesType:
-					p.Data = append([]byte(nil), v...)
-				case num == payloadSeq && typ == protowire.VarintType:
-					p.Seq = x
-				}
-				return nil
-			})
-			*payload = p
-			return err
-		}
-		return nil
-	})
+	p, err := parseStreamMessage(b, inner)
+	if p != nil {
+		p.Data = bytes.Clone(p.Data)
+	}
+	*payload = p
+	return err
 }
 
 // unmarshalWithMaps decodes b into m, the map fields in maps by hand and
