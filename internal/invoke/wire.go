@@ -225,10 +225,11 @@ func listValueSize(v *internalsv1.ListStringValue) int {
 	return n
 }
 
-// listEntrySize is the encoded size of one map entry's message.
-func listEntrySize(k string, v *internalsv1.ListStringValue) int {
+// listEntrySize is the encoded size of one map entry's message, given
+// its value's size.
+func listEntrySize(k string, valueSize int) int {
 	return protowire.SizeTag(listMapKey) + protowire.SizeBytes(len(k)) +
-		protowire.SizeTag(listMapValue) + protowire.SizeBytes(listValueSize(v))
+		protowire.SizeTag(listMapValue) + protowire.SizeBytes(valueSize)
 }
 
 // listMapSize is the encoded size of map field num, and an error for a
@@ -244,7 +245,7 @@ func listMapSize(num protowire.Number, m map[string]*internalsv1.ListStringValue
 				return 0, errInvalidUTF8
 			}
 		}
-		n += protowire.SizeTag(num) + protowire.SizeBytes(listEntrySize(k, v))
+		n += protowire.SizeTag(num) + protowire.SizeBytes(listEntrySize(k, listValueSize(v)))
 	}
 	return n, nil
 }
@@ -252,12 +253,13 @@ func listMapSize(num protowire.Number, m map[string]*internalsv1.ListStringValue
 // appendListMap encodes map field num.
 func appendListMap(b []byte, num protowire.Number, m map[string]*internalsv1.ListStringValue) []byte {
 	for k, v := range m {
+		vs := listValueSize(v)
 		b = protowire.AppendTag(b, num, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(listEntrySize(k, v)))
+		b = protowire.AppendVarint(b, uint64(listEntrySize(k, vs)))
 		b = protowire.AppendTag(b, listMapKey, protowire.BytesType)
 		b = protowire.AppendString(b, k)
 		b = protowire.AppendTag(b, listMapValue, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(listValueSize(v)))
+		b = protowire.AppendVarint(b, uint64(vs))
 		for _, s := range v.GetValues() {
 			b = protowire.AppendTag(b, listValues, protowire.BytesType)
 			b = protowire.AppendString(b, s)
@@ -347,23 +349,21 @@ func decodeListMaps(entries [][]byte, nums []int, maps []listMap) error {
 	for _, e := range entries {
 		arena = append(arena, e...)
 	}
-	// arena is never written again, so the string may share its bytes.
-	all := unsafe.String(unsafe.SliceData(arena), len(arena))
 	strs := make([]string, 0, values)
 	lists := make([]internalsv1.ListStringValue, len(entries))
 	off := 0
 	for i, e := range entries {
-		s := all[off : off+len(e)]
+		e = arena[off : off+len(e)]
 		off += len(e)
 		key, start := "", len(strs)
 		err := eachField(e, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
 			switch {
 			case num == listMapKey && typ == protowire.BytesType:
-				key = substring(s, e, v)
+				key = arenaString(v)
 			case num == listMapValue && typ == protowire.BytesType:
 				return eachField(v, func(num protowire.Number, typ protowire.Type, w []byte, _ uint64) error {
 					if num == listValues && typ == protowire.BytesType {
-						strs = append(strs, substring(s, e, w))
+						strs = append(strs, arenaString(w))
 					}
 					return nil
 				})
@@ -425,13 +425,8 @@ func countListValues(e []byte) (int, error) {
 	return n, nil
 }
 
-// substring returns the part of s (a copy of e) that sub, a slice of e,
-// covers. Slicing keeps the end of the backing array, so the capacities
-// tell how far into e sub starts.
-func substring(s string, e, sub []byte) string {
-	if len(sub) == 0 {
-		return ""
-	}
-	start := cap(e) - cap(sub)
-	return s[start : start+len(sub)]
+// arenaString is b as a string without a copy. b lies in decodeListMaps'
+// arena, which is never written after it is filled.
+func arenaString(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
