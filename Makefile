@@ -10,7 +10,7 @@ LDFLAGS     := -s -w -X github.com/outrigger/outrigger/internal/version.GitCommi
 # request goes through, plus the stores that need no outside service.
 RACE_PKGS := ./internal/api/... ./internal/registry/... ./internal/resources/... ./internal/options/... \
              ./internal/sidecar/... ./internal/runner/... ./internal/state ./internal/state/memory/... \
-             ./internal/state/query/... ./internal/state/sqlite/... ./internal/appchannel/... ./internal/h1client/... ./internal/rawsock/... ./internal/grpccodec/... ./internal/invoke/... \
+             ./internal/state/query/... ./internal/state/sqlite/... ./internal/appchannel/... ./internal/h1client/... ./internal/rawsock/... ./internal/grpccodec/... ./internal/invoke/... ./internal/protosplit/... \
              ./internal/nameresolution/static/... ./internal/pubsub ./internal/pubsub/memory/... \
              ./internal/pubsub/delivery/... ./internal/pubsub/sqlite/... ./internal/outbox/... \
              ./internal/actors/... ./internal/placement/... ./internal/resiliency/... ./internal/telemetry/...
