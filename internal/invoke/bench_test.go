@@ -14,10 +14,16 @@ import (
 )
 
 // BenchmarkInvokeRemote is one small invocation through both sidecars'
-// invocation layers (caller Invoker, gRPC over loopback, callee Server)
-// to an app that answers at once: the part of the per-request cost this
-// package owns.
+// invocation layers (caller Invoker, loopback, callee Server) to an app
+// that answers at once: the part of the per-request cost this package
+// owns. grpc is the way to a Dapr sidecar, peer the way between Outrigger
+// sidecars.
 func BenchmarkInvokeRemote(b *testing.B) {
+	b.Run("grpc", func(b *testing.B) { benchmarkInvokeRemote(b, false) })
+	b.Run("peer", func(b *testing.B) { benchmarkInvokeRemote(b, true) })
+}
+
+func benchmarkInvokeRemote(b *testing.B, peer bool) {
 	app := funcChannel(func(_ context.Context, req *appchannel.Request) (*appchannel.Response, error) {
 		if req.Body != nil {
 			_, _ = io.Copy(io.Discard, req.Body)
@@ -31,9 +37,17 @@ func BenchmarkInvokeRemote(b *testing.B) {
 			Body: io.NopCloser(strings.NewReader(`{"ok":true}`)),
 		}, nil
 	})
-	addr := serve(b, NewServer(app, nil))
+	var addr string
+	if peer {
+		addr = servePeer(b, NewServer(app, nil))
+	} else {
+		addr = serve(b, NewServer(app, nil))
+	}
 	inv := New(Config{AppID: "caller", Namespace: "ns1", Resolver: &staticResolver{addrs: map[string]string{"callee": addr}}, HostAddress: "192.0.2.2", Hostname: "vm"})
 	defer inv.Close()
+	if peer {
+		waitPeer(b, inv, addr)
+	}
 	hr, _ := http.NewRequest(http.MethodPost, "http://localhost/v1.0/invoke/callee/method/m", nil)
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set("User-Agent", "bench")

@@ -57,18 +57,35 @@ func dialOptions(cfg Config) []grpc.DialOption {
 type connPool struct {
 	opts   []grpc.DialOption
 	mu     sync.RWMutex
-	conns  map[string]*grpc.ClientConn
+	conns  map[string]*pooledConn
 	closed bool
 }
 
+// pooledConn is the connection to one peer address, and whether that peer
+// speaks the peer protocol.
+type pooledConn struct {
+	addr string
+	conn *grpc.ClientConn
+	peer peerSupport
+}
+
 func newConnPool(opts []grpc.DialOption) *connPool {
-	return &connPool{opts: opts, conns: map[string]*grpc.ClientConn{}}
+	return &connPool{opts: opts, conns: map[string]*pooledConn{}}
 }
 
 var errPoolClosed = errors.New("service invocation is shut down")
 
 // get returns the connection to addr ("host:port"), creating it lazily.
 func (p *connPool) get(addr string) (*grpc.ClientConn, error) {
+	c, err := p.pooled(addr)
+	if err != nil {
+		return nil, err
+	}
+	return c.conn, nil
+}
+
+// pooled is get with what is known of the peer.
+func (p *connPool) pooled(addr string) (*pooledConn, error) {
 	p.mu.RLock()
 	c, ok := p.conns[addr]
 	closed := p.closed
@@ -89,10 +106,11 @@ func (p *connPool) get(addr string) (*grpc.ClientConn, error) {
 	}
 	// passthrough: the address is already resolved; skip gRPC's DNS
 	// resolver and its goroutines.
-	c, err := grpc.NewClient("passthrough:///"+addr, p.opts...)
+	conn, err := grpc.NewClient("passthrough:///"+addr, p.opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}
+	c = &pooledConn{addr: addr, conn: conn}
 	p.conns[addr] = c
 	return c, nil
 }
@@ -103,7 +121,7 @@ func (p *connPool) close() error {
 	p.closed = true
 	var errs []error
 	for addr, c := range p.conns {
-		if err := c.Close(); err != nil {
+		if err := c.conn.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close connection to %s: %w", addr, err))
 		}
 		delete(p.conns, addr)

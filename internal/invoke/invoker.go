@@ -1,8 +1,10 @@
 // Package invoke is service invocation: the caller side (Invoker) that
-// reaches the local app, another sidecar over Dapr's internal gRPC protocol,
-// or an external HTTP endpoint; the callee side (Server) that serves
-// dapr.proto.internals.v1.ServiceInvocation on the internal port; and the
-// conversions between the HTTP/gRPC APIs and appchannel requests.
+// reaches the local app, another sidecar over Dapr's internal gRPC protocol
+// (or, between Outrigger sidecars, the peer protocol of peer.go), or an
+// external HTTP endpoint; the callee side (Server) that serves
+// dapr.proto.internals.v1.ServiceInvocation and the peer protocol on the
+// internal port; and the conversions between the HTTP/gRPC APIs and
+// appchannel requests.
 //
 // HTTP API handler:
 //
@@ -19,7 +21,9 @@
 //	return out, err
 //
 // Internal server: grpc.NewServer(invoke.ServerOptions(maxBodySize)...) with
-// invoke.NewServer(appChannel, healthy) registered as ServiceInvocation.
+// invoke.NewServer(appChannel, healthy) registered as ServiceInvocation and
+// RegisterPeerHello; the same Server is the http.Handler of the peer
+// protocol on the HTTP/1.1 side of the port (see protosplit).
 package invoke
 
 import (
@@ -27,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -94,6 +99,14 @@ type Config struct {
 	// ConnectTimeout bounds one connection attempt to a peer; 0 means 3s.
 	ConnectTimeout time.Duration
 
+	// NoPeerProtocol keeps every call to another sidecar on Dapr's
+	// internal gRPC API, even to Outrigger sidecars (see peer.go). The
+	// peer protocol is never used with Credentials set.
+	NoPeerProtocol bool
+	// PeerTracing passes the trace context on calls over the peer
+	// protocol.
+	PeerTracing PeerTracing
+
 	Logger *slog.Logger
 }
 
@@ -108,6 +121,8 @@ type Invoker struct {
 	urlClient *httpClient // for full-URL targets
 	conns     *connPool
 	forwarded string // this sidecar's Forwarded element
+	// peerClient makes peer-protocol calls; nil when they are off.
+	peerClient *http.Client
 
 	mu      sync.Mutex
 	closed  bool
@@ -137,6 +152,9 @@ func New(cfg Config) *Invoker {
 		urlClient: newHTTPClient(nil),
 		conns:     newConnPool(dialOptions(cfg)),
 		forwarded: forwardedValue(cfg.HostAddress, cfg.Hostname),
+	}
+	if !cfg.NoPeerProtocol && cfg.Credentials == nil {
+		i.peerClient = newPeerClient(cfg)
 	}
 	i.SetHTTPEndpoints(cfg.HTTPEndpoints)
 	i.SetLocal(cfg.Local)
@@ -242,6 +260,15 @@ func (i *Invoker) Conn(ctx context.Context, appID string) (conn *grpc.ClientConn
 
 // connFor resolves a remote target and returns the pooled connection to it.
 func (i *Invoker) connFor(ctx context.Context, t target) (*grpc.ClientConn, error) {
+	c, err := i.pooledFor(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return c.conn, nil
+}
+
+// pooledFor is connFor with what is known of the peer.
+func (i *Invoker) pooledFor(ctx context.Context, t target) (*pooledConn, error) {
 	if i.cfg.Resolver == nil {
 		return nil, errors.New("no name resolver is configured")
 	}
@@ -249,7 +276,7 @@ func (i *Invoker) connFor(ctx context.Context, t target) (*grpc.ClientConn, erro
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s: %w", t.appID, err)
 	}
-	return i.conns.get(addr)
+	return i.conns.pooled(addr)
 }
 
 // Close closes pooled connections and waits for body senders to stop.
@@ -259,6 +286,9 @@ func (i *Invoker) Close() error {
 	i.mu.Unlock()
 	err := i.conns.close()
 	i.urlClient.close()
+	if i.peerClient != nil {
+		i.peerClient.CloseIdleConnections()
+	}
 	for _, e := range *i.endpoints.Load() {
 		e.close()
 	}

@@ -32,47 +32,48 @@ func recordingApp(t *testing.T, got *seen, code int, respBody string) *handlerCh
 }
 
 func TestInvokeRemoteHeadersBothWays(t *testing.T) {
-	var got seen
-	addr := serve(t, NewServer(recordingApp(t, &got, http.StatusCreated, "made"), nil))
-	inv := newCaller(t, map[string]string{"callee": addr}, nil)
+	eachTransport(t, func(t *testing.T, connect connectFunc) {
+		var got seen
+		inv := connect(NewServer(recordingApp(t, &got, http.StatusCreated, "made"), nil))
 
-	hdr := http.Header{"X-Custom": {"v"}, "Content-Type": {"application/json"},
-		"X-Forwarded-For": {"198.51.100.7"}, "Forwarded": {"for=198.51.100.7"}, "Dapr-Caller-App-Id": {"spoofed"}}
-	resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodPut, "orders/7", `{"n":1}`, hdr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body := readBody(t, resp); body != "made" {
-		t.Errorf("response body = %q", body)
-	}
-	if c := resp.Message.GetStatus().GetCode(); c != http.StatusCreated {
-		t.Errorf("status = %d", c)
-	}
-	if firstMD(resp.Message.GetHeaders(), "x-from-app") != "yes" {
-		t.Errorf("response headers = %v", resp.Message.GetHeaders())
-	}
-
-	if got.method != http.MethodPut || got.path != "/orders/7" || got.body != `{"n":1}` {
-		t.Errorf("app saw %s %s %q", got.method, got.path, got.body)
-	}
-	want := map[string][]string{
-		"X-Custom":              {"v"},
-		"Content-Type":          {"application/json"},
-		"Dapr-Caller-App-Id":    {"caller"},
-		"Dapr-Caller-Namespace": {"ns1"},
-		"Dapr-Callee-App-Id":    {"callee"},
-		"X-Forwarded-For":       {"198.51.100.7", "192.0.2.2"},
-		"X-Forwarded-Host":      {"vm"},
-		"Forwarded":             {"for=198.51.100.7", "for=192.0.2.2;by=192.0.2.2;host=vm"},
-	}
-	for k, v := range want {
-		if g := got.header.Values(k); strings.Join(g, "|") != strings.Join(v, "|") {
-			t.Errorf("app header %s = %q, want %q", k, g, v)
+		hdr := http.Header{"X-Custom": {"v"}, "Content-Type": {"application/json"},
+			"X-Forwarded-For": {"198.51.100.7"}, "Forwarded": {"for=198.51.100.7"}, "Dapr-Caller-App-Id": {"spoofed"}}
+		resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodPut, "orders/7", `{"n":1}`, hdr))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if v := got.header.Values("Destination-App-Id"); len(v) > 0 {
-		t.Errorf("destination-app-id reached the app: %v", v)
-	}
+		if body := readBody(t, resp); body != "made" {
+			t.Errorf("response body = %q", body)
+		}
+		if c := resp.Message.GetStatus().GetCode(); c != http.StatusCreated {
+			t.Errorf("status = %d", c)
+		}
+		if firstMD(resp.Message.GetHeaders(), "x-from-app") != "yes" {
+			t.Errorf("response headers = %v", resp.Message.GetHeaders())
+		}
+
+		if got.method != http.MethodPut || got.path != "/orders/7" || got.body != `{"n":1}` {
+			t.Errorf("app saw %s %s %q", got.method, got.path, got.body)
+		}
+		want := map[string][]string{
+			"X-Custom":              {"v"},
+			"Content-Type":          {"application/json"},
+			"Dapr-Caller-App-Id":    {"caller"},
+			"Dapr-Caller-Namespace": {"ns1"},
+			"Dapr-Callee-App-Id":    {"callee"},
+			"X-Forwarded-For":       {"198.51.100.7", "192.0.2.2"},
+			"X-Forwarded-Host":      {"vm"},
+			"Forwarded":             {"for=198.51.100.7", "for=192.0.2.2;by=192.0.2.2;host=vm"},
+		}
+		for k, v := range want {
+			if g := got.header.Values(k); strings.Join(g, "|") != strings.Join(v, "|") {
+				t.Errorf("app header %s = %q, want %q", k, g, v)
+			}
+		}
+		if v := got.header.Values("Destination-App-Id"); len(v) > 0 {
+			t.Errorf("destination-app-id reached the app: %v", v)
+		}
+	})
 }
 
 func TestInvokeNamespacedAppID(t *testing.T) {

@@ -31,15 +31,29 @@ import (
 // reached the peer a retry could repeat a partly or fully processed call.
 func (i *Invoker) invokeRemote(ctx context.Context, id string, t target, req *appchannel.Request) (*appchannel.Response, error) {
 	msg, src := i.outgoing(req, t)
+	pc, err := i.pooledFor(ctx, t)
+	if err != nil {
+		return nil, apierr.DirectInvoke(id, err)
+	}
+	if i.speaksPeer(pc) {
+		resp, rest, err := i.invokePeer(ctx, id, pc, msg, src)
+		if !errors.Is(err, errPeerUnreachable) {
+			return resp, err
+		}
+		// Nothing went out: the gRPC way below retries as daprd does.
+		src = rest
+	}
 	body := newOutBody(src, replayLimit)
 	retries := i.builtInRetries(id)
 	var wait time.Duration
 	for attempt := 0; ; attempt++ {
-		conn, err := i.connFor(ctx, t)
-		if err != nil {
-			body.free()
-			return nil, apierr.DirectInvoke(id, err)
+		if attempt > 0 {
+			if pc, err = i.pooledFor(ctx, t); err != nil {
+				body.free()
+				return nil, apierr.DirectInvoke(id, err)
+			}
 		}
+		conn := pc.conn
 		resp, sent, err := i.callStream(ctx, conn, msg, body)
 		if err == nil {
 			return resp, nil

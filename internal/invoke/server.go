@@ -31,6 +31,8 @@ type Server struct {
 	local   atomic.Pointer[channelRef]
 	healthy func() bool
 	actors  atomic.Pointer[actorsRef]
+
+	peerTracing PeerTracing
 }
 
 // NewServer builds a Server over the local app channel (nil until the app

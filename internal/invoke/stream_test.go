@@ -67,103 +67,106 @@ func echoApp(t *testing.T) *handlerChannel {
 }
 
 func TestInvokeStreamsLargeBodiesBothWays(t *testing.T) {
-	size := int64(256 << 20)
-	if raceEnabled || testing.Short() {
-		size = 32 << 20
-	}
-	addr := serve(t, NewServer(echoApp(t), nil))
-	inv := newCaller(t, map[string]string{"callee": addr}, nil)
-
-	req := newRequest(t, http.MethodPost, "echo", "", nil)
-	req.Body = &genReader{n: size}
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	base := ms.HeapInuse
-
-	resp, err := inv.Invoke(context.Background(), "callee", req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	h := crc32.NewIEEE()
-	buf := make([]byte, 32<<10)
-	var total int64
-	var peak uint64
-	nextSample := int64(0)
-	for {
-		n, err := resp.Body.Read(buf)
-		h.Write(buf[:n])
-		total += int64(n)
-		if total >= nextSample {
-			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapInuse)
-			nextSample += 16 << 20
+	eachTransport(t, func(t *testing.T, connect connectFunc) {
+		size := int64(256 << 20)
+		if raceEnabled || testing.Short() {
+			size = 32 << 20
 		}
-		if err == io.EOF {
-			break
-		}
+		inv := connect(NewServer(echoApp(t), nil))
+
+		req := newRequest(t, http.MethodPost, "echo", "", nil)
+		req.Body = &genReader{n: size}
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		base := ms.HeapInuse
+
+		resp, err := inv.Invoke(context.Background(), "callee", req)
 		if err != nil {
-			t.Fatalf("after %d bytes: %v", total, err)
+			t.Fatal(err)
 		}
-	}
-	if total != size || h.Sum32() != genCRC(size) {
-		t.Fatalf("echoed %d bytes (crc %x), want %d (crc %x)", total, h.Sum32(), size, genCRC(size))
-	}
-	growth := int64(peak) - int64(base)
-	t.Logf("streamed %d MiB each way; heap grew by at most %d MiB", size>>20, growth>>20)
-	if growth > 64<<20 {
-		t.Errorf("heap grew by %d MiB while streaming %d MiB: bodies are being buffered", growth>>20, size>>20)
-	}
+		defer resp.Body.Close()
+		h := crc32.NewIEEE()
+		buf := make([]byte, 32<<10)
+		var total int64
+		var peak uint64
+		nextSample := int64(0)
+		for {
+			n, err := resp.Body.Read(buf)
+			h.Write(buf[:n])
+			total += int64(n)
+			if total >= nextSample {
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapInuse)
+				nextSample += 16 << 20
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("after %d bytes: %v", total, err)
+			}
+		}
+		if total != size || h.Sum32() != genCRC(size) {
+			t.Fatalf("echoed %d bytes (crc %x), want %d (crc %x)", total, h.Sum32(), size, genCRC(size))
+		}
+		growth := int64(peak) - int64(base)
+		t.Logf("streamed %d MiB each way; heap grew by at most %d MiB", size>>20, growth>>20)
+		if growth > 64<<20 {
+			t.Errorf("heap grew by %d MiB while streaming %d MiB: bodies are being buffered", growth>>20, size>>20)
+		}
+	})
 }
 
 func TestInvokeEventStreamIsNotBuffered(t *testing.T) {
-	step := make(chan struct{})
-	app := newHandlerChannel(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.WriteHeader(http.StatusOK)
-		<-step
-		_, _ = io.WriteString(w, "data: 1\n\n")
-		<-step
-		_, _ = io.WriteString(w, "data: 2\n\n")
-	})
-	addr := serve(t, NewServer(app, nil))
-	inv := newCaller(t, map[string]string{"callee": addr}, nil)
-	// Invoke returns while the app has not written any event yet.
-	resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodGet, "events", "", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	buf := make([]byte, 64)
-	for _, want := range []string{"data: 1\n\n", "data: 2\n\n"} {
-		step <- struct{}{}
-		n, err := io.ReadAtLeast(resp.Body, buf, len(want))
-		if err != nil || string(buf[:n]) != want {
-			t.Fatalf("read %q, %v; want %q", buf[:n], err, want)
+	eachTransport(t, func(t *testing.T, connect connectFunc) {
+		step := make(chan struct{})
+		app := newHandlerChannel(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(http.StatusOK)
+			<-step
+			_, _ = io.WriteString(w, "data: 1\n\n")
+			<-step
+			_, _ = io.WriteString(w, "data: 2\n\n")
+		})
+		inv := connect(NewServer(app, nil))
+		// Invoke returns while the app has not written any event yet.
+		resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodGet, "events", "", nil))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if _, err := resp.Body.Read(buf); err != io.EOF {
-		t.Errorf("end: %v", err)
-	}
+		defer resp.Body.Close()
+		buf := make([]byte, 64)
+		for _, want := range []string{"data: 1\n\n", "data: 2\n\n"} {
+			step <- struct{}{}
+			n, err := io.ReadAtLeast(resp.Body, buf, len(want))
+			if err != nil || string(buf[:n]) != want {
+				t.Fatalf("read %q, %v; want %q", buf[:n], err, want)
+			}
+		}
+		if _, err := resp.Body.Read(buf); err != io.EOF {
+			t.Errorf("end: %v", err)
+		}
+	})
 }
 
 func TestInvokeAppAnswersBeforeReadingBody(t *testing.T) {
-	app := newHandlerChannel(t, func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusRequestEntityTooLarge)
-		_, _ = io.WriteString(w, "too big")
+	eachTransport(t, func(t *testing.T, connect connectFunc) {
+		app := newHandlerChannel(t, func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			_, _ = io.WriteString(w, "too big")
+		})
+		inv := connect(NewServer(app, nil))
+		req := newRequest(t, http.MethodPost, "upload", "", nil)
+		req.Body = &genReader{n: 64 << 20}
+		resp, err := inv.Invoke(context.Background(), "callee", req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := readBody(t, resp); body != "too big" || resp.Message.GetStatus().GetCode() != 413 {
+			t.Errorf("got %d %q", resp.Message.GetStatus().GetCode(), body)
+		}
 	})
-	addr := serve(t, NewServer(app, nil))
-	inv := newCaller(t, map[string]string{"callee": addr}, nil)
-	req := newRequest(t, http.MethodPost, "upload", "", nil)
-	req.Body = &genReader{n: 64 << 20}
-	resp, err := inv.Invoke(context.Background(), "callee", req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body := readBody(t, resp); body != "too big" || resp.Message.GetStatus().GetCode() != 413 {
-		t.Errorf("got %d %q", resp.Message.GetStatus().GetCode(), body)
-	}
 }
 
 type failingReader struct {
@@ -181,23 +184,24 @@ func (f *failingReader) Read(p []byte) (int, error) {
 }
 
 func TestInvokeRequestBodyReadError(t *testing.T) {
-	app := newHandlerChannel(t, func(w http.ResponseWriter, r *http.Request) {
-		if _, err := io.Copy(io.Discard, r.Body); err != nil {
-			w.WriteHeader(http.StatusBadRequest)
+	eachTransport(t, func(t *testing.T, connect connectFunc) {
+		app := newHandlerChannel(t, func(w http.ResponseWriter, r *http.Request) {
+			if _, err := io.Copy(io.Discard, r.Body); err != nil {
+				w.WriteHeader(http.StatusBadRequest)
+			}
+		})
+		inv := connect(NewServer(app, nil))
+		req := newRequest(t, http.MethodPost, "upload", "", nil)
+		req.Body = &failingReader{n: 200 << 10, err: errors.New("client went away")}
+		resp, err := inv.Invoke(context.Background(), "callee", req)
+		if err == nil {
+			readBody(t, resp)
+			t.Fatal("no error")
+		}
+		if e := apierr.From(err); e.HTTPStatus != 500 || !strings.Contains(e.Message, "client went away") {
+			t.Errorf("error = %v", e)
 		}
 	})
-	addr := serve(t, NewServer(app, nil))
-	inv := newCaller(t, map[string]string{"callee": addr}, nil)
-	req := newRequest(t, http.MethodPost, "upload", "", nil)
-	req.Body = &failingReader{n: 200 << 10, err: errors.New("client went away")}
-	resp, err := inv.Invoke(context.Background(), "callee", req)
-	if err == nil {
-		readBody(t, resp)
-		t.Fatal("no error")
-	}
-	if e := apierr.From(err); e.HTTPStatus != 500 || !strings.Contains(e.Message, "client went away") {
-		t.Errorf("error = %v", e)
-	}
 }
 
 // legacyPeer answers only CallLocal, as a sidecar that predates
@@ -426,16 +430,17 @@ func TestServerErrors(t *testing.T) {
 		{"unhealthy", NewServer(boom, func() bool { return false }), "rpc error: code = Internal desc = app is not in a healthy state"},
 		{"channel error", NewServer(boom, nil), "rpc error: code = Internal desc = error invoking app channel: connection refused"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			addr := serve(t, tt.srv)
-			inv := newCaller(t, map[string]string{"callee": addr}, nil)
-			_, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodGet, "m", "", nil))
-			if e := apierr.From(err); e.HTTPStatus != 500 || e.Message != "failed to invoke, id: callee, err: "+tt.want {
-				t.Errorf("error = %d %q", e.HTTPStatus, e.Message)
-			}
-		})
-	}
+	eachTransport(t, func(t *testing.T, connect connectFunc) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				inv := connect(tt.srv)
+				_, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodGet, "m", "", nil))
+				if e := apierr.From(err); e.HTTPStatus != 500 || e.Message != "failed to invoke, id: callee, err: "+tt.want {
+					t.Errorf("error = %d %q", e.HTTPStatus, e.Message)
+				}
+			})
+		}
+	})
 }
 
 // TestServerProtocol talks to the Server with a raw client, as another

@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/outrigger/outrigger/internal/protosplit"
 
 	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
 	"google.golang.org/grpc"
@@ -37,6 +41,8 @@ type invocation struct {
 	invoker  *invoke.Invoker
 
 	internal     *grpc.Server
+	peerHTTP     *http.Server // Outrigger's peer protocol, on the same port
+	split        *protosplit.Split
 	server       *invoke.Server // serves the internal API; actors hook in
 	tracing      *tracing.Provider
 	resiliency   *resiliency.Provider // for proxied gRPC calls
@@ -100,6 +106,7 @@ func startInvocation(ctx context.Context, opts options.Options, cfg *resources.C
 		HostAddress:     host, Hostname: hostname,
 		MaxMessageSize: int(opts.MaxBodySize), Resiliency: res, Logger: log,
 		DialOptions: append(mt.GRPCClientOptions(), tracing.GRPCDialOptions()...),
+		PeerTracing: invoke.PeerTracing{Inject: tracing.InjectHTTP},
 	})
 
 	serverOpts := append(invoke.ServerOptions(int(opts.MaxBodySize)), grpcproxy.ServerOptions(inv.proxyConfig(opts, grpcproxy.Callee))...)
@@ -107,17 +114,42 @@ func startInvocation(ctx context.Context, opts options.Options, cfg *resources.C
 	serverOpts = append(serverOpts, mt.GRPCServerOptions()...) // calls from other sidecars
 	inv.internal = grpc.NewServer(serverOpts...)
 	inv.server = invoke.NewServer(mt.WrapCalleeChannel(inv.channel), inv.healthy)
+	inv.server.SetPeerTracing(invoke.PeerTracing{StartCallee: tr.PeerCallee(opts.AppID)})
 	internalsv1.RegisterServiceInvocationServer(inv.internal, inv.server)
-	inv.wg.Add(1)
-	go func() {
-		defer inv.wg.Done()
-		if err := inv.internal.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-			log.Error("internal gRPC server stopped", "error", err)
-		}
-	}()
-	log.Info("internal gRPC server listening", "address", ln.Addr().String())
+	invoke.RegisterPeerHello(inv.internal)
+	inv.serveInternal(ln, log)
 	return inv, nil
 }
+
+// serveInternal serves the internal port: Dapr's internal gRPC API, and
+// Outrigger's peer protocol (HTTP/1.1) for calls between Outrigger
+// sidecars.
+func (inv *invocation) serveInternal(ln net.Listener, log *slog.Logger) {
+	inv.split = protosplit.New(ln, peerFirstBytesTimeout)
+	inv.peerHTTP = &http.Server{
+		Handler:           inv.server,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       invoke.PeerServerIdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	run := func(name string, serve func() error) {
+		inv.wg.Add(1)
+		go func() {
+			defer inv.wg.Done()
+			if err := serve(); err != nil && !errors.Is(err, grpc.ErrServerStopped) && !errors.Is(err, http.ErrServerClosed) {
+				log.Error(name+" stopped", "error", err)
+			}
+		}()
+	}
+	run("internal gRPC server", func() error { return inv.internal.Serve(inv.split.HTTP2()) })
+	run("peer protocol server", func() error { return inv.peerHTTP.Serve(inv.split.HTTP1()) })
+	run("internal port", inv.split.Serve)
+	log.Info("internal gRPC server listening", "address", ln.Addr().String())
+}
+
+// peerFirstBytesTimeout is how long a new connection to the internal port
+// may take to send its first bytes; gRPC waits as long for its preface.
+const peerFirstBytesTimeout = 2 * time.Minute
 
 // healthy reports whether the app may be called: always true without
 // health checks.
@@ -223,8 +255,10 @@ func (inv *invocation) waitForApp(ctx context.Context, opts options.Options, log
 	return nil
 }
 
-// stopServer drains the internal gRPC server (with the API servers).
-func (inv *invocation) stopServer() {
+// stopServer drains the internal servers (with the API servers).
+func (inv *invocation) stopServer(ctx context.Context) {
+	_ = inv.split.Close()
+	_ = inv.peerHTTP.Shutdown(ctx)
 	inv.internal.GracefulStop()
 }
 
@@ -233,6 +267,8 @@ func (inv *invocation) close(log *slog.Logger) {
 	if err := inv.resolver.Close(); err != nil {
 		log.Warn("closing name resolution", "error", err)
 	}
+	_ = inv.split.Close()
+	_ = inv.peerHTTP.Close()
 	inv.internal.Stop()
 	inv.wg.Wait()
 	if err := inv.invoker.Close(); err != nil {

@@ -424,7 +424,7 @@ func (s *servers) stop(grace time.Duration, log *slog.Logger) {
 		go func() {
 			s.grpc.GracefulStop()
 			if s.internal != nil {
-				s.internal.stopServer()
+				s.internal.stopServer(ctx)
 			}
 			close(done)
 		}()
@@ -434,6 +434,7 @@ func (s *servers) stop(grace time.Duration, log *slog.Logger) {
 			log.Warn("gRPC API did not drain in time; closing")
 			s.grpc.Stop()
 			if s.internal != nil {
+				_ = s.internal.peerHTTP.Close()
 				s.internal.internal.Stop()
 			}
 		}

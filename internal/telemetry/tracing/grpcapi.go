@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"net/http"
 	"strings"
 
 	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
@@ -203,4 +204,23 @@ func OutgoingGRPC(ctx context.Context) context.Context {
 	md = md.Copy()
 	InjectGRPC(ctx, md)
 	return metadata.NewOutgoingContext(ctx, md)
+}
+
+// callLocalStreamMethod names the span of a call over Outrigger's peer
+// protocol: it stands in for CallLocalStream, whose span it matches.
+const callLocalStreamMethod = "/dapr.proto.internals.v1.ServiceInvocation/CallLocalStream"
+
+// PeerCallee opens the callee's span of a call over the peer protocol,
+// as the internal gRPC server does for CallLocalStream; end closes it.
+func (p *Provider) PeerCallee(appID string) func(ctx context.Context, h http.Header, r *internalsv1.InternalInvokeRequest) (context.Context, func(error)) {
+	s := grpcServer{p: p, appID: appID}
+	return func(ctx context.Context, h http.Header, r *internalsv1.InternalInvokeRequest) (context.Context, func(error)) {
+		ctx, span := p.Start(ExtractHTTP(ctx, h), callLocalStreamMethod, trace.SpanKindServer)
+		if span.IsRecording() {
+			s.describe(span, callLocalStreamMethod, r)
+		}
+		return ctx, func(err error) {
+			s.finish(ctx, span, callLocalStreamMethod, err, func(metadata.MD) error { return nil })
+		}
+	}
 }

@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"net/http"
 	"testing"
 
 	commonv1 "github.com/dapr/dapr/pkg/proto/common/v1"
@@ -9,7 +10,9 @@ import (
 	runtimev1 "github.com/dapr/dapr/pkg/proto/runtime/v1"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 )
 
 func incoming(traceparent string) context.Context {
@@ -164,5 +167,31 @@ func TestGRPCClientInjects(t *testing.T) {
 	})
 	if len(out) != 0 {
 		t.Errorf("untraced call got metadata %v", out)
+	}
+}
+
+func TestPeerCalleeSpan(t *testing.T) {
+	p, rec := recording(t, 1)
+	start := p.PeerCallee("appb")
+	req := &internalsv1.InternalInvokeRequest{Message: &commonv1.InvokeRequest{Method: "orders"}}
+	ctx, end := start(context.Background(), http.Header{"Traceparent": {sampledParent}}, req)
+	inHandler := SpanContext(ctx)
+	end(status.Error(codes.Internal, "app failed"))
+	sp := rec.Ended()[0]
+	if sp.Name() != "CallLocal/appb/orders" || sp.SpanKind() != trace.SpanKindServer || !inHandler.Equal(sp.SpanContext()) {
+		t.Errorf("span %q kind %v; handler context %s", sp.Name(), sp.SpanKind(), FormatTraceparent(inHandler))
+	}
+	if FormatTraceparent(trace.SpanContextFromContext(trace.ContextWithRemoteSpanContext(context.Background(), sp.Parent()))) != sampledParent {
+		t.Errorf("parent %v, want the caller's span", sp.Parent())
+	}
+	if sp.Status().Description != "app failed" {
+		t.Errorf("status %v", sp.Status())
+	}
+
+	// Disabled: the caller's context flows on unchanged.
+	ctx, end = (&Provider{}).PeerCallee("appb")(context.Background(), http.Header{"Traceparent": {sampledParent}}, req)
+	end(nil)
+	if FormatTraceparent(SpanContext(ctx)) != sampledParent {
+		t.Errorf("disabled: handler context %s, want the caller's", FormatTraceparent(SpanContext(ctx)))
 	}
 }

@@ -1,0 +1,284 @@
+package invoke
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
+	"google.golang.org/grpc"
+
+	"github.com/outrigger/outrigger/internal/api/apierr"
+	"github.com/outrigger/outrigger/internal/appchannel"
+	"github.com/outrigger/outrigger/internal/protosplit"
+)
+
+// servePeer runs srv as a sidecar's internal port does: Dapr's internal
+// gRPC API and the peer protocol on one listener.
+func servePeer(t testing.TB, srv *Server) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	split := protosplit.New(lis, time.Minute)
+	gs := grpc.NewServer(ServerOptions(0)...)
+	internalsv1.RegisterServiceInvocationServer(gs, srv)
+	RegisterPeerHello(gs)
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{}, 3)
+	for _, run := range []func() error{
+		func() error { return gs.Serve(split.HTTP2()) },
+		func() error { return hs.Serve(split.HTTP1()) },
+		split.Serve,
+	} {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			_ = run()
+		}()
+	}
+	t.Cleanup(func() {
+		_ = split.Close()
+		_ = hs.Close()
+		gs.Stop()
+		for range 3 {
+			<-done
+		}
+	})
+	return lis.Addr().String()
+}
+
+// waitPeer waits until inv calls addr over the peer protocol.
+func waitPeer(t testing.TB, inv *Invoker, addr string) {
+	t.Helper()
+	pc, err := inv.conns.pooled(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !inv.speaksPeer(pc); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the caller never switched to the peer protocol for %s", addr)
+		}
+	}
+}
+
+// connectFunc serves srv as app id "callee" and returns a caller of it.
+type connectFunc func(srv *Server) *Invoker
+
+// eachTransport runs test over gRPC (as with a Dapr sidecar) and over the
+// peer protocol (between Outrigger sidecars).
+func eachTransport(t *testing.T, test func(t *testing.T, connect connectFunc)) {
+	t.Run("grpc", func(t *testing.T) {
+		test(t, func(srv *Server) *Invoker {
+			addr := serve(t, srv)
+			return newCaller(t, map[string]string{"callee": addr}, nil)
+		})
+	})
+	t.Run("peer", func(t *testing.T) {
+		test(t, func(srv *Server) *Invoker {
+			addr := servePeer(t, srv)
+			inv := newCaller(t, map[string]string{"callee": addr}, nil)
+			waitPeer(t, inv, addr)
+			return inv
+		})
+	})
+}
+
+func TestPeerNotUsedWithoutHello(t *testing.T) {
+	addr := serve(t, NewServer(echoApp(t), nil)) // as a Dapr sidecar: no hello
+	inv := newCaller(t, map[string]string{"callee": addr}, nil)
+	pc, err := inv.conns.pooled(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv.speaksPeer(pc)
+	for deadline := time.Now().Add(10 * time.Second); pc.peer.state.Load() != peerNo; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("hello to a peer without it: state %d, want peerNo", pc.peer.state.Load())
+		}
+	}
+	resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodPost, "m", "over grpc", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readBody(t, resp); got != "over grpc" {
+		t.Errorf("echo = %q", got)
+	}
+}
+
+func TestPeerNotUsedWhenTurnedOff(t *testing.T) {
+	addr := servePeer(t, NewServer(echoApp(t), nil))
+	inv := newCaller(t, map[string]string{"callee": addr}, func(c *Config) { c.NoPeerProtocol = true })
+	pc, err := inv.conns.pooled(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.speaksPeer(pc) || pc.peer.state.Load() != peerUnknown {
+		t.Fatal("the peer protocol is used although it is turned off")
+	}
+}
+
+// TestPeerUnreachableGoesTheGRPCWay: a peer known to speak the protocol
+// whose port now refuses connections gets daprd's retries and error.
+func TestPeerUnreachableGoesTheGRPCWay(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	inv := newCaller(t, map[string]string{"dead": addr}, nil)
+	pc, err := inv.conns.pooled(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.peer.state.Store(peerYes)
+	_, err = inv.Invoke(context.Background(), "dead", newRequest(t, http.MethodPost, "m", "body", nil))
+	e := apierr.From(err)
+	if e.HTTPStatus != 500 || !strings.HasPrefix(e.Message, "failed to invoke, id: dead, err: rpc error: code = Unavailable") {
+		t.Errorf("error = %d %q", e.HTTPStatus, e.Message)
+	}
+	if s := pc.peer.state.Load(); s == peerYes {
+		t.Error("the peer is still taken to speak the protocol; it should be asked again")
+	}
+}
+
+func TestPeerDeadlineReachesTheCallee(t *testing.T) {
+	app := funcChannel(func(ctx context.Context, _ *appchannel.Request) (*appchannel.Response, error) {
+		if _, ok := ctx.Deadline(); !ok {
+			return nil, errors.New("no deadline")
+		}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	addr := servePeer(t, NewServer(app, nil))
+	inv := newCaller(t, map[string]string{"callee": addr}, nil)
+	waitPeer(t, inv, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := inv.Invoke(ctx, "callee", newRequest(t, http.MethodGet, "slow", "", nil))
+	if err == nil || strings.Contains(err.Error(), "no deadline") {
+		t.Fatalf("error = %v, want the call cut off by its deadline", err)
+	}
+}
+
+// TestPeerResponseCutShort: an app answer that fails after the head went
+// out reaches the caller as a read error, never as a short clean body.
+func TestPeerResponseCutShort(t *testing.T) {
+	tests := []struct {
+		name     string
+		declared string // the app's Content-Length
+		sent     int    // bytes the app's body yields before failing
+	}{
+		{"declared, within one chunk", "50000", 30 << 10},
+		{"declared, over one chunk", "100000", 70 << 10},
+		{"not declared", "", 70 << 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app := funcChannel(func(context.Context, *appchannel.Request) (*appchannel.Response, error) {
+				headers := map[string]*internalsv1.ListStringValue{}
+				if tt.declared != "" {
+					headers["content-length"] = &internalsv1.ListStringValue{Values: []string{tt.declared}}
+				}
+				return &appchannel.Response{
+					Message: &internalsv1.InternalInvokeResponse{Status: &internalsv1.Status{Code: 200}, Headers: headers},
+					Body:    io.NopCloser(&failingReader{n: tt.sent, err: errors.New("app died")}),
+				}, nil
+			})
+			addr := servePeer(t, NewServer(app, nil))
+			inv := newCaller(t, map[string]string{"callee": addr}, nil)
+			waitPeer(t, inv, addr)
+			resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodGet, "m", "", nil))
+			if err != nil {
+				if !strings.Contains(err.Error(), "app died") {
+					t.Errorf("error = %v, want the app's read error", err)
+				}
+				return
+			}
+			n, err := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err == nil {
+				t.Errorf("read %d bytes and a clean end, want an error", n)
+			}
+		})
+	}
+}
+
+func TestPeerTracingHooks(t *testing.T) {
+	var injected, started atomic.Value
+	srv := NewServer(echoApp(t), nil)
+	srv.SetPeerTracing(PeerTracing{StartCallee: func(ctx context.Context, h http.Header, r *internalsv1.InternalInvokeRequest) (context.Context, func(error)) {
+		started.Store(h.Get("Traceparent") + " " + r.GetMessage().GetMethod())
+		return ctx, func(error) {}
+	}})
+	addr := servePeer(t, srv)
+	inv := newCaller(t, map[string]string{"callee": addr}, func(c *Config) {
+		c.PeerTracing.Inject = func(_ context.Context, h http.Header) {
+			injected.Store(true)
+			h.Set("Traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+		}
+	})
+	waitPeer(t, inv, addr)
+	resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodPost, "orders/1", "x", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readBody(t, resp)
+	if injected.Load() != true {
+		t.Error("the caller's trace context was not injected")
+	}
+	if got := started.Load(); got != "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01 orders/1" {
+		t.Errorf("callee span started with %v", got)
+	}
+}
+
+// TestPeerServerRefusesBadInput: what a stray HTTP client sends to the
+// internal port gets a clear answer and reaches no app.
+func TestPeerServerRefusesBadInput(t *testing.T) {
+	var calls atomic.Int32
+	app := funcChannel(func(context.Context, *appchannel.Request) (*appchannel.Response, error) {
+		calls.Add(1)
+		return nil, errors.New("must not be called")
+	})
+	addr := servePeer(t, NewServer(app, nil))
+	tests := []struct {
+		name, method, path, body string
+		want                     int
+		wantType                 string
+	}{
+		{"other path", http.MethodPost, "/v1.0/invoke/x/method/y", "", http.StatusNotFound, ""},
+		{"GET", http.MethodGet, peerPath, "", http.StatusMethodNotAllowed, ""},
+		{"no head", http.MethodPost, peerPath, "", http.StatusOK, peerStatusType},
+		{"head past the body", http.MethodPost, peerPath, "\x00\x00\x01\x00abc", http.StatusOK, peerStatusType},
+		{"head over the limit", http.MethodPost, peerPath, "\x7f\x00\x00\x00", http.StatusOK, peerStatusType},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, "http://"+addr+tt.path, strings.NewReader(tt.body))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != tt.want || (tt.wantType != "" && resp.Header.Get("Content-Type") != tt.wantType) {
+				t.Errorf("answer %d %q, want %d %q", resp.StatusCode, resp.Header.Get("Content-Type"), tt.want, tt.wantType)
+			}
+			if tt.wantType == peerStatusType {
+				_, err := peerResponse(resp)
+				if err == nil || !strings.Contains(err.Error(), "InvalidArgument") {
+					t.Errorf("status = %v, want InvalidArgument", err)
+				}
+			}
+		})
+	}
+	if calls.Load() != 0 {
+		t.Errorf("the app was called %d times", calls.Load())
+	}
+}

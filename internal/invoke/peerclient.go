@@ -1,0 +1,236 @@
+package invoke
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/outrigger/outrigger/internal/api/apierr"
+	"github.com/outrigger/outrigger/internal/appchannel"
+	"github.com/outrigger/outrigger/internal/h1client"
+	"github.com/outrigger/outrigger/internal/rawsock"
+)
+
+// Whether a peer speaks the peer protocol, as far as this sidecar knows.
+const (
+	peerUnknown int32 = iota
+	peerProbing
+	peerYes
+	peerNo
+)
+
+// peerSupport is what the hello call found out about one peer address.
+type peerSupport struct{ state atomic.Int32 }
+
+// Timings of the hello call: how long one may take, and how long to wait
+// before asking again after a failure other than Unimplemented.
+const (
+	peerHelloTimeout = 5 * time.Second
+	peerHelloRetry   = 5 * time.Second
+)
+
+// speaksPeer reports whether calls to c may use the peer protocol. The
+// first time it asks the peer in the background; calls go over gRPC
+// until the answer is in.
+func (i *Invoker) speaksPeer(c *pooledConn) bool {
+	if i.peerClient == nil {
+		return false
+	}
+	switch c.peer.state.Load() {
+	case peerYes:
+		return true
+	case peerUnknown:
+		if c.peer.state.CompareAndSwap(peerUnknown, peerProbing) && i.trackSender() {
+			go i.askPeer(c)
+		}
+	}
+	return false
+}
+
+// askPeer makes the hello call and records the answer.
+func (i *Invoker) askPeer(c *pooledConn) {
+	defer i.senders.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), peerHelloTimeout)
+	defer cancel()
+	err := c.conn.Invoke(ctx, peerHelloMethod, &emptypb.Empty{}, &emptypb.Empty{}, grpc.WaitForReady(true))
+	switch status.Code(err) {
+	case codes.OK:
+		c.peer.state.Store(peerYes)
+		i.log.Debug("service invocation: the peer speaks Outrigger's peer protocol", "address", c.addr)
+	case codes.Unimplemented:
+		c.peer.state.Store(peerNo)
+	default:
+		time.AfterFunc(peerHelloRetry, func() { c.peer.state.CompareAndSwap(peerProbing, peerUnknown) })
+	}
+}
+
+// newPeerClient sends peer-protocol calls: sized calls up to a chunk of
+// body on the calling goroutine (h1client), streamed ones through
+// net/http.
+func newPeerClient(cfg Config) *http.Client {
+	d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
+	fallback := &http.Transport{
+		DialContext:         rawsock.Dialer(d.DialContext),
+		MaxIdleConnsPerHost: peerMaxIdle,
+		IdleConnTimeout:     peerIdleTimeout,
+		DisableCompression:  true,
+		Protocols:           new(http.Protocols),
+	}
+	fallback.Protocols.SetHTTP1(true)
+	return &http.Client{
+		Transport: &h1client.Transport{
+			Fallback:       fallback,
+			Dial:           fallback.DialContext,
+			MaxInlineBody:  smallBody + peerHeadLimit,
+			MaxIdlePerHost: peerMaxIdle,
+			IdleTimeout:    peerIdleTimeout,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Keep-alive connections kept to each peer, and for how long. The callee
+// keeps idle connections longer (PeerServerIdleTimeout), so it is the
+// caller that closes them.
+const (
+	peerMaxIdle     = 256
+	peerIdleTimeout = 90 * time.Second
+	// PeerServerIdleTimeout is how long the callee keeps an idle
+	// peer-protocol connection.
+	PeerServerIdleTimeout = 3 * time.Minute
+)
+
+// errPeerUnreachable: the peer's port refused the connection, so nothing
+// was sent and the call may go the gRPC way, with its retries.
+var errPeerUnreachable = errors.New("peer unreachable")
+
+// invokePeer makes a call over the peer protocol. On errPeerUnreachable
+// it returns the body to send instead of src.
+func (i *Invoker) invokePeer(ctx context.Context, id string, pc *pooledConn, msg *internalsv1.InternalInvokeRequest, src io.Reader) (*appchannel.Response, io.Reader, error) {
+	head, err := framedHead(&requestStreamOut{m: &internalsv1.InternalInvokeRequestStream{Request: msg}})
+	if err != nil {
+		return nil, nil, apierr.DirectInvoke(id, fmt.Errorf("encoding the request: %w", err))
+	}
+	body, rest, err := peerRequest(head, src)
+	if err != nil {
+		return nil, nil, apierr.DirectInvoke(id, err)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+pc.addr+peerPath, body)
+	if err != nil {
+		return nil, nil, apierr.DirectInvoke(id, err)
+	}
+	hreq.Header = http.Header{"Content-Type": {peerInvokeType}}
+	if dl, ok := ctx.Deadline(); ok {
+		hreq.Header[peerTimeout] = []string{strconv.FormatInt(max(int64(time.Until(dl)), 1), 10)}
+	}
+	if inject := i.cfg.PeerTracing.Inject; inject != nil {
+		inject(ctx, hreq.Header)
+	}
+	hresp, err := i.peerClient.Do(hreq)
+	if err != nil {
+		if ctx.Err() == nil {
+			// The peer may have gone, or come back as a sidecar that does not
+			// speak the protocol: ask again before the next call uses it.
+			pc.peer.state.CompareAndSwap(peerYes, peerUnknown)
+		}
+		if rest != nil && isDialError(err) {
+			return nil, rest(), errPeerUnreachable
+		}
+		return nil, nil, apierr.DirectInvoke(id, err)
+	}
+	resp, err := peerResponse(hresp)
+	if err != nil {
+		return nil, nil, invokeErr(id, err)
+	}
+	return resp, nil, nil
+}
+
+// peerRequest is the request body: head and body in one buffer when the
+// body is small, else the head before the streamed body. rest gives the
+// body back unread, for a call that never went out (nil once it may have).
+func peerRequest(head []byte, src io.Reader) (body io.Reader, rest func() io.Reader, err error) {
+	if src == nil {
+		return bytes.NewReader(head), func() io.Reader { return nil }, nil
+	}
+	bp := getChunk()
+	defer putChunk(bp)
+	n, err := io.ReadFull(src, *bp)
+	switch {
+	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
+		whole := append(head, (*bp)[:n]...)
+		data := whole[len(head):]
+		return bytes.NewReader(whole), func() io.Reader { return bytes.NewReader(data) }, nil
+	case err != nil:
+		return nil, nil, fmt.Errorf("read request body: %w", err)
+	}
+	// A large or unsized body streams; it is not kept for a second try.
+	first := bytes.Clone((*bp)[:n])
+	return io.MultiReader(bytes.NewReader(head), bytes.NewReader(first), src), nil, nil
+}
+
+// isDialError reports whether err is a failure to connect.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// peerResponse reads the answer's head; the body follows from hresp.
+func peerResponse(hresp *http.Response) (*appchannel.Response, error) {
+	switch ct := hresp.Header.Get("Content-Type"); {
+	case hresp.StatusCode == http.StatusOK && ct == peerInvokeType:
+		head, err := readHead(hresp.Body)
+		var r *internalsv1.InternalInvokeResponse
+		if err == nil {
+			r, err = decodeResponseHead(head)
+		}
+		if err == nil && r.GetStatus() == nil {
+			err = errors.New("the response head carries no status")
+		}
+		if err != nil {
+			hresp.Body.Close()
+			return nil, status.Errorf(codes.Internal, "reading the peer's answer: %v", err)
+		}
+		return &appchannel.Response{Message: r, Body: &peerBody{hresp.Body}}, nil
+	case hresp.StatusCode == http.StatusOK && ct == peerStatusType:
+		defer hresp.Body.Close()
+		b, err := io.ReadAll(io.LimitReader(hresp.Body, peerHeadLimit))
+		st := &spb.Status{}
+		if err == nil {
+			err = proto.Unmarshal(b, st)
+		}
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "reading the peer's error: %v", err)
+		}
+		return nil, status.ErrorProto(st)
+	default:
+		hresp.Body.Close()
+		return nil, status.Errorf(codes.Internal, "the peer answered %s (%s) to a peer-protocol call", hresp.Status, ct)
+	}
+}
+
+// peerBody is the app's response body from the peer; an answer cut short
+// reads as io.ErrUnexpectedEOF, never as a clean end.
+type peerBody struct{ io.ReadCloser }
+
+func (b *peerBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("reading the peer's answer: %w", noEOF(err))
+	}
+	return n, err
+}
