@@ -140,6 +140,18 @@ func (r *staticResolver) Resolve(_ context.Context, req nameresolution.Request) 
 	return "", errors.New("app " + req.ID + " not found")
 }
 
+// deadAddr is a loopback address where nothing listens.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	return addr
+}
+
 // serve runs srv on a real gRPC server on 127.0.0.1:0 and returns its
 // address.
 func serve(t testing.TB, srv internalsv1.ServiceInvocationServer) string {

@@ -127,12 +127,7 @@ func TestPeerNotUsedWhenTurnedOff(t *testing.T) {
 // TestPeerUnreachableGoesTheGRPCWay: a peer known to speak the protocol
 // whose port now refuses connections gets daprd's retries and error.
 func TestPeerUnreachableGoesTheGRPCWay(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
+	addr := deadAddr(t)
 	inv := newCaller(t, map[string]string{"dead": addr}, nil)
 	pc, err := inv.conns.pooled(addr)
 	if err != nil {

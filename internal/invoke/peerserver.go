@@ -139,18 +139,10 @@ func writePeerError(w http.ResponseWriter, err error) {
 // one chunked, each read flushed so streamed responses keep their pace.
 func writePeerResponse(w http.ResponseWriter, resp *appchannel.Response) error {
 	defer closeBody(resp)
-	if resp == nil || resp.Message.GetStatus() == nil {
-		err := status.Error(codes.Internal, "error invoking app channel: the response has no status")
+	msg, body, err := splitResponse(resp)
+	if err != nil {
 		writePeerError(w, err)
 		return err
-	}
-	msg := resp.Message
-	var body io.Reader = resp.Body
-	if d := msg.GetMessage().GetData(); d != nil {
-		if body == nil && len(d.GetValue()) > 0 {
-			body = bytes.NewReader(d.GetValue())
-		}
-		msg.Message.Data = typeOnly(d)
 	}
 	head, err := framedHead(&responseStreamOut{m: &internalsv1.InternalInvokeResponseStream{Response: msg}})
 	if err != nil {

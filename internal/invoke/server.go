@@ -279,16 +279,9 @@ func (b *inBody) stop() { b.stopped.Store(true) }
 // chunks. Server-sent events get their header out before any data.
 func sendResponse(stream internalsv1.ServiceInvocation_CallLocalStreamServer, resp *appchannel.Response) error {
 	defer closeBody(resp)
-	if resp == nil || resp.Message.GetStatus() == nil {
-		return status.Error(codes.Internal, "error invoking app channel: the response has no status")
-	}
-	msg := resp.Message
-	var body io.Reader = resp.Body
-	if d := msg.GetMessage().GetData(); d != nil {
-		if body == nil && len(d.GetValue()) > 0 {
-			body = bytes.NewReader(d.GetValue())
-		}
-		msg.Message.Data = typeOnly(d)
+	msg, body, err := splitResponse(resp)
+	if err != nil {
+		return err
 	}
 	out := &internalsv1.InternalInvokeResponseStream{Response: msg}
 	if body == nil {
@@ -317,6 +310,23 @@ func sendResponse(stream internalsv1.ServiceInvocation_CallLocalStreamServer, re
 		return err
 	}
 	return sendChunks(stream, body, buf, seq)
+}
+
+// splitResponse takes the body out of the app's response: the stream, or
+// the bytes of a response that carries them in its message (the type URL
+// stays, for gRPC apps). body is nil when there is none.
+func splitResponse(resp *appchannel.Response) (msg *internalsv1.InternalInvokeResponse, body io.Reader, err error) {
+	if resp == nil || resp.Message.GetStatus() == nil {
+		return nil, nil, status.Error(codes.Internal, "error invoking app channel: the response has no status")
+	}
+	msg, body = resp.Message, resp.Body
+	if d := msg.GetMessage().GetData(); d != nil {
+		if body == nil && len(d.GetValue()) > 0 {
+			body = bytes.NewReader(d.GetValue())
+		}
+		msg.Message.Data = typeOnly(d)
+	}
+	return msg, body, nil
 }
 
 // sendChunks sends whatever the body yields, one message per read so

@@ -398,15 +398,10 @@ func TestInvokeRetryLimits(t *testing.T) {
 }
 
 func TestInvokeDeadPeerFailsFast(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
+	addr := deadAddr(t)
 	inv := newCaller(t, map[string]string{"dead": addr}, nil)
 	start := time.Now()
-	_, err = inv.Invoke(context.Background(), "dead", newRequest(t, http.MethodPost, "m", "body", nil))
+	_, err := inv.Invoke(context.Background(), "dead", newRequest(t, http.MethodPost, "m", "body", nil))
 	took := time.Since(start)
 	e := apierr.From(err)
 	if e.HTTPStatus != 500 || !strings.HasPrefix(e.Message, "failed to invoke, id: dead, err: rpc error: code = Unavailable") {
