@@ -69,6 +69,11 @@ func (i *Invoker) invokeRemote(ctx context.Context, id string, t target, req *ap
 				return nil, invokeErr(id, err)
 			}
 			return resp, nil
+		case code == codes.Unimplemented:
+			// The body outgrew what is kept for a resend before the refusal
+			// came back.
+			body.settle()
+			return nil, apierr.DirectInvoke(id, fmt.Errorf("request body is larger than %d bytes, too large for a peer without streaming support: %w", replayLimit, err))
 		case (code == codes.Unavailable || code == codes.Unauthenticated) && !sent && nextWait(retries, &wait):
 			i.log.DebugContext(ctx, "service invocation: retrying", "app_id", id, "attempt", attempt+1, "error", err)
 			conn.ResetConnectBackoff()
