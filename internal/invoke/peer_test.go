@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	commonv1 "github.com/dapr/dapr/pkg/proto/common/v1"
 	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/outrigger/outrigger/internal/api/apierr"
 	"github.com/outrigger/outrigger/internal/appchannel"
@@ -276,4 +278,28 @@ func TestPeerServerRefusesBadInput(t *testing.T) {
 	if calls.Load() != 0 {
 		t.Errorf("the app was called %d times", calls.Load())
 	}
+}
+
+// TestInvokeAnswerInMessageData: a gRPC app's answer arrives as bytes in
+// the message; the caller gets them as the body, with the type URL kept.
+func TestInvokeAnswerInMessageData(t *testing.T) {
+	app := funcChannel(func(context.Context, *appchannel.Request) (*appchannel.Response, error) {
+		return &appchannel.Response{Message: &internalsv1.InternalInvokeResponse{
+			Status:  &internalsv1.Status{Code: 0},
+			Message: &commonv1.InvokeResponse{Data: &anypb.Any{TypeUrl: "type.googleapis.com/x.Reply", Value: []byte("reply bytes")}, ContentType: "application/x-protobuf"},
+		}}, nil
+	})
+	eachTransport(t, func(t *testing.T, connect connectFunc) {
+		inv := connect(NewServer(app, nil))
+		resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodPost, "m", "in", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readBody(t, resp); got != "reply bytes" {
+			t.Errorf("body = %q", got)
+		}
+		if d := resp.Message.GetMessage().GetData(); d.GetTypeUrl() != "type.googleapis.com/x.Reply" || len(d.GetValue()) != 0 {
+			t.Errorf("message data = %v, want the type URL alone", d)
+		}
+	})
 }

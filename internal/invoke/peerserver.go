@@ -160,7 +160,7 @@ func writePeerResponse(w http.ResponseWriter, resp *appchannel.Response) error {
 	bp := getChunk()
 	defer putChunk(bp)
 	buf := *bp
-	if n, ok := declaredLength(msg); ok && n <= len(buf) {
+	if n, ok := knownLength(msg, body); ok && n <= len(buf) {
 		if _, err := io.ReadFull(body, buf[:n]); err != nil {
 			err = status.Errorf(codes.Internal, "error reading app response: %v", noEOF(err))
 			writePeerError(w, err) // nothing went out yet
@@ -204,8 +204,12 @@ func writePeerResponse(w http.ResponseWriter, resp *appchannel.Response) error {
 	return nil
 }
 
-// declaredLength is the app's Content-Length, when it sent one.
-func declaredLength(msg *internalsv1.InternalInvokeResponse) (int, bool) {
+// knownLength is the length of the app's answer when known up front: an
+// in-memory body (gRPC apps), or the Content-Length an HTTP app sent.
+func knownLength(msg *internalsv1.InternalInvokeResponse, body io.Reader) (int, bool) {
+	if b, ok := body.(interface{ Len() int }); ok {
+		return b.Len(), true
+	}
 	for k, v := range msg.GetHeaders() {
 		if strings.EqualFold(k, "Content-Length") && len(v.GetValues()) == 1 {
 			n, err := strconv.Atoi(v.GetValues()[0])
