@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/outrigger/outrigger/internal/protosplit"
-
 	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
 	"google.golang.org/grpc"
 
@@ -25,6 +23,7 @@ import (
 	"github.com/outrigger/outrigger/internal/middleware"
 	"github.com/outrigger/outrigger/internal/nameresolution"
 	"github.com/outrigger/outrigger/internal/options"
+	"github.com/outrigger/outrigger/internal/protosplit"
 	"github.com/outrigger/outrigger/internal/resiliency"
 	"github.com/outrigger/outrigger/internal/resources"
 	"github.com/outrigger/outrigger/internal/telemetry/metrics"
