@@ -124,9 +124,11 @@ type Invoker struct {
 	// peerClient makes peer-protocol calls; nil when they are off.
 	peerClient *http.Client
 
-	mu      sync.Mutex
-	closed  bool
-	senders sync.WaitGroup // goroutines streaming request bodies to peers
+	mu     sync.Mutex
+	closed bool
+	// background counts the goroutines calls start (body senders, peer
+	// hellos), for Close to wait for.
+	background sync.WaitGroup
 }
 
 // channelRef lets the local channel be swapped atomically.
@@ -279,7 +281,7 @@ func (i *Invoker) pooledFor(ctx context.Context, t target) (*pooledConn, error) 
 	return i.conns.pooled(addr)
 }
 
-// Close closes pooled connections and waits for body senders to stop.
+// Close closes pooled connections and waits for the background goroutines to stop.
 func (i *Invoker) Close() error {
 	i.mu.Lock()
 	i.closed = true
@@ -292,6 +294,6 @@ func (i *Invoker) Close() error {
 	for _, e := range *i.endpoints.Load() {
 		e.close()
 	}
-	i.senders.Wait()
+	i.background.Wait()
 	return err
 }

@@ -79,21 +79,16 @@ func RegisterPeerHello(s *grpc.Server) {
 	}, struct{}{})
 }
 
-// framedHead is a head with its length prefix, ready to send.
-func framedHead(m interface {
-	MarshalBuffer() (mem.BufferSlice, error)
-}) ([]byte, error) {
-	bs, err := m.MarshalBuffer()
+// framedHead is a head with its length prefix, ready to send, with room
+// for extra bytes after it (the body, when it goes in the same write).
+func framedHead(p streamParts, extra int) ([]byte, error) {
+	e, err := p.encoder()
 	if err != nil {
 		return nil, err
 	}
-	defer bs.Free()
-	b := make([]byte, 4, 4+bs.Len())
-	binary.BigEndian.PutUint32(b, uint32(bs.Len()))
-	for _, buf := range bs {
-		b = append(b, buf.ReadOnlyData()...)
-	}
-	return b, nil
+	b := make([]byte, 4, 4+e.total+extra)
+	binary.BigEndian.PutUint32(b, uint32(e.total))
+	return e.append(b)
 }
 
 // readHead reads a length-prefixed head from r.

@@ -55,7 +55,7 @@ func (i *Invoker) speaksPeer(c *pooledConn) bool {
 	case peerYes:
 		return true
 	case peerUnknown:
-		if c.peer.state.CompareAndSwap(peerUnknown, peerProbing) && i.trackSender() {
+		if c.peer.state.CompareAndSwap(peerUnknown, peerProbing) && i.trackGoroutine() {
 			go i.askPeer(c)
 		}
 	}
@@ -64,7 +64,7 @@ func (i *Invoker) speaksPeer(c *pooledConn) bool {
 
 // askPeer makes the hello call and records the answer.
 func (i *Invoker) askPeer(c *pooledConn) {
-	defer i.senders.Done()
+	defer i.background.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), peerHelloTimeout)
 	defer cancel()
 	err := c.conn.Invoke(ctx, peerHelloMethod, &emptypb.Empty{}, &emptypb.Empty{}, grpc.WaitForReady(true))
@@ -122,10 +122,7 @@ var errPeerUnreachable = errors.New("peer unreachable")
 // invokePeer makes a call over the peer protocol. On errPeerUnreachable
 // it returns the body to send instead of src.
 func (i *Invoker) invokePeer(ctx context.Context, id string, pc *pooledConn, msg *internalsv1.InternalInvokeRequest, src io.Reader) (*appchannel.Response, io.Reader, error) {
-	head, err := framedHead(&requestStreamOut{m: &internalsv1.InternalInvokeRequestStream{Request: msg}})
-	if err != nil {
-		return nil, nil, apierr.DirectInvoke(id, fmt.Errorf("encoding the request: %w", err))
-	}
+	head := (&requestStreamOut{m: &internalsv1.InternalInvokeRequestStream{Request: msg}}).parts()
 	body, rest, err := peerRequest(head, src)
 	if err != nil {
 		return nil, nil, apierr.DirectInvoke(id, err)
@@ -163,24 +160,38 @@ func (i *Invoker) invokePeer(ctx context.Context, id string, pc *pooledConn, msg
 // peerRequest is the request body: head and body in one buffer when the
 // body is small, else the head before the streamed body. rest gives the
 // body back unread, for a call that never went out (nil once it may have).
-func peerRequest(head []byte, src io.Reader) (body io.Reader, rest func() io.Reader, err error) {
-	if src == nil {
-		return bytes.NewReader(head), func() io.Reader { return nil }, nil
+func peerRequest(head streamParts, src io.Reader) (body io.Reader, rest func() io.Reader, err error) {
+	var data []byte
+	streamed := false
+	if src != nil {
+		bp := getChunk()
+		defer putChunk(bp)
+		n, err := io.ReadFull(src, *bp)
+		switch {
+		case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
+		case err != nil:
+			return nil, nil, fmt.Errorf("read request body: %w", err)
+		default:
+			// A large or unsized body streams; it is not kept for a second try.
+			streamed = true
+		}
+		data = (*bp)[:n]
 	}
-	bp := getChunk()
-	defer putChunk(bp)
-	n, err := io.ReadFull(src, *bp)
-	switch {
-	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
-		whole := append(head, (*bp)[:n]...)
-		data := whole[len(head):]
-		return bytes.NewReader(whole), func() io.Reader { return bytes.NewReader(data) }, nil
-	case err != nil:
-		return nil, nil, fmt.Errorf("read request body: %w", err)
+	whole, err := framedHead(head, len(data))
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding the request: %w", err)
 	}
-	// A large or unsized body streams; it is not kept for a second try.
-	first := bytes.Clone((*bp)[:n])
-	return io.MultiReader(bytes.NewReader(head), bytes.NewReader(first), src), nil, nil
+	n := len(whole)
+	whole = append(whole, data...)
+	if streamed {
+		return io.MultiReader(bytes.NewReader(whole), src), nil, nil
+	}
+	return bytes.NewReader(whole), func() io.Reader {
+		if len(whole) == n {
+			return nil
+		}
+		return bytes.NewReader(whole[n:])
+	}, nil
 }
 
 // isDialError reports whether err is a failure to connect.

@@ -144,43 +144,43 @@ func writePeerResponse(w http.ResponseWriter, resp *appchannel.Response) error {
 		writePeerError(w, err)
 		return err
 	}
-	head, err := framedHead(&responseStreamOut{m: &internalsv1.InternalInvokeResponseStream{Response: msg}})
+	// first is the start of the body, sent with the head; whole tells
+	// whether it is all of it.
+	var buf, first []byte
+	whole := body == nil
+	var rerr error
+	if body != nil {
+		bp := getChunk()
+		defer putChunk(bp)
+		buf = *bp
+		if n, ok := knownLength(msg, body); ok && n <= len(buf) {
+			if _, err := io.ReadFull(body, buf[:n]); err != nil {
+				err = status.Errorf(codes.Internal, "error reading app response: %v", noEOF(err))
+				writePeerError(w, err) // nothing went out yet
+				return err
+			}
+			first, whole = buf[:n], true
+		} else if !isEventStream(responseContentType(msg)) {
+			var n int
+			n, rerr = readSome(body, buf)
+			first, whole = buf[:n], rerr == io.EOF
+		}
+	}
+	head, err := framedHead((&responseStreamOut{m: &internalsv1.InternalInvokeResponseStream{Response: msg}}).parts(), len(first))
 	if err != nil {
 		err = status.Errorf(codes.Internal, "encoding the response head: %v", err)
 		writePeerError(w, err)
 		return err
 	}
+	out := append(head, first...)
 	h := w.Header()
 	h["Content-Type"] = []string{peerInvokeType}
-	if body == nil {
-		h["Content-Length"] = []string{strconv.Itoa(len(head))}
-		_, err := w.Write(head)
+	if whole {
+		h["Content-Length"] = []string{strconv.Itoa(len(out))}
+		_, err := w.Write(out)
 		return err
 	}
-	bp := getChunk()
-	defer putChunk(bp)
-	buf := *bp
-	if n, ok := knownLength(msg, body); ok && n <= len(buf) {
-		if _, err := io.ReadFull(body, buf[:n]); err != nil {
-			err = status.Errorf(codes.Internal, "error reading app response: %v", noEOF(err))
-			writePeerError(w, err) // nothing went out yet
-			return err
-		}
-		h["Content-Length"] = []string{strconv.Itoa(len(head) + n)}
-		_, err := w.Write(append(head, buf[:n]...))
-		return err
-	}
-	var n int
-	var rerr error
-	if !isEventStream(responseContentType(msg)) {
-		n, rerr = readSome(body, buf)
-		if rerr == io.EOF {
-			h["Content-Length"] = []string{strconv.Itoa(len(head) + n)}
-			_, err := w.Write(append(head, buf[:n]...))
-			return err
-		}
-	}
-	if _, err := w.Write(append(head, buf[:n]...)); err != nil {
+	if _, err := w.Write(out); err != nil {
 		return err
 	}
 	rc := http.NewResponseController(w)
@@ -188,6 +188,7 @@ func writePeerResponse(w http.ResponseWriter, resp *appchannel.Response) error {
 		return err
 	}
 	for rerr == nil {
+		var n int
 		n, rerr = body.Read(buf)
 		if n > 0 {
 			if _, err := w.Write(buf[:n]); err != nil {

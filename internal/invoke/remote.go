@@ -219,7 +219,7 @@ func (i *Invoker) callStream(ctx context.Context, conn *grpc.ClientConn, msg *in
 	case c.last:
 		_ = stream.CloseSend()
 		body.senderExited()
-	case !i.trackSender():
+	case !i.trackGoroutine():
 		cancel(errPoolClosed)
 		body.senderExited()
 	default:
@@ -258,22 +258,22 @@ func (i *Invoker) callStream(ctx context.Context, conn *grpc.ClientConn, msg *in
 	return &appchannel.Response{Message: res.GetResponse(), Body: rb}, sent, nil
 }
 
-// trackSender counts a new sender goroutine for Close to wait for; false
-// once Close has begun.
-func (i *Invoker) trackSender() bool {
+// trackGoroutine counts a new background goroutine for Close to wait
+// for; false once Close has begun.
+func (i *Invoker) trackGoroutine() bool {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.closed {
 		return false
 	}
-	i.senders.Add(1)
+	i.background.Add(1)
 	return true
 }
 
 // sendRest streams the body after the first chunk, then half-closes. A
 // read failure cancels the call with that error as cause.
 func (i *Invoker) sendRest(stream internalsv1.ServiceInvocation_CallLocalStreamClient, body *outBody, cancel context.CancelCauseFunc, done chan struct{}) {
-	defer i.senders.Done()
+	defer i.background.Done()
 	defer close(done)
 	defer body.senderExited()
 	// One message reused for every chunk: gRPC has serialised it by the

@@ -74,14 +74,17 @@ type requestStreamOut struct {
 
 // MarshalBuffer implements grpccodec.BufferMarshaler.
 func (o *requestStreamOut) MarshalBuffer() (mem.BufferSlice, error) {
-	var inner proto.Message
-	var maps []listMap
+	return o.parts().marshalBuffer(&o.n)
+}
+
+func (o *requestStreamOut) parts() streamParts {
+	p := streamParts{payload: o.m.GetPayload()}
 	if r := o.m.GetRequest(); r != nil {
 		rest := &internalsv1.InternalInvokeRequest{Ver: r.Ver, Message: r.Message, Actor: r.Actor}
 		rest.ProtoReflect().SetUnknown(r.ProtoReflect().GetUnknown())
-		inner, maps = rest, []listMap{{requestMetadata, &r.Metadata}}
+		p.inner, p.maps = rest, [2]listMap{{requestMetadata, &r.Metadata}}
 	}
-	return marshalStreamMessage(inner, maps, o.m.GetPayload(), &o.n)
+	return p
 }
 
 // responseStreamOut sends an InternalInvokeResponseStream.
@@ -92,14 +95,17 @@ type responseStreamOut struct {
 
 // MarshalBuffer implements grpccodec.BufferMarshaler.
 func (o *responseStreamOut) MarshalBuffer() (mem.BufferSlice, error) {
-	var inner proto.Message
-	var maps []listMap
+	return o.parts().marshalBuffer(&o.n)
+}
+
+func (o *responseStreamOut) parts() streamParts {
+	p := streamParts{payload: o.m.GetPayload()}
 	if r := o.m.GetResponse(); r != nil {
 		rest := &internalsv1.InternalInvokeResponse{Status: r.Status, Message: r.Message}
 		rest.ProtoReflect().SetUnknown(r.ProtoReflect().GetUnknown())
-		inner, maps = rest, []listMap{{responseHeaders, &r.Headers}, {responseTrailers, &r.Trailers}}
+		p.inner, p.maps = rest, [2]listMap{{responseHeaders, &r.Headers}, {responseTrailers, &r.Trailers}}
 	}
-	return marshalStreamMessage(inner, maps, o.m.GetPayload(), &o.n)
+	return p
 }
 
 // requestStreamIn receives an InternalInvokeRequestStream.
@@ -138,58 +144,90 @@ func (in *responseStreamIn) UnmarshalBuffer(data mem.BufferSlice) error {
 	}, &in.m.Payload)
 }
 
-// marshalStreamMessage encodes a stream message: field 1 is inner (may be
+// streamParts is a stream message to encode: field 1 is inner (may be
 // nil) plus its map fields, field 2 the payload (may be nil).
-func marshalStreamMessage(inner proto.Message, maps []listMap, p *commonv1.StreamPayload, size *int) (mem.BufferSlice, error) {
-	innerSize := 0
-	if inner != nil {
-		innerSize = proto.Size(inner)
-		for _, lm := range maps {
+type streamParts struct {
+	inner proto.Message
+	// maps are inner's map fields; unused entries have a nil m. An array,
+	// so building the parts allocates nothing.
+	maps    [2]listMap
+	payload *commonv1.StreamPayload
+}
+
+// encoder sizes the message; append then encodes it.
+func (p streamParts) encoder() (streamEncoder, error) {
+	e := streamEncoder{streamParts: p}
+	if p.inner != nil {
+		e.innerSize = proto.Size(p.inner)
+		for _, lm := range p.maps {
+			if lm.m == nil {
+				continue
+			}
 			n, err := listMapSize(lm.num, *lm.m)
 			if err != nil {
-				return nil, err
+				return e, err
 			}
-			innerSize += n
+			e.innerSize += n
 		}
+		e.total += protowire.SizeTag(streamMessageField) + protowire.SizeBytes(e.innerSize)
 	}
-	payloadSize := 0
-	if p != nil {
-		payloadSize = payloadMessageSize(p)
+	if p.payload != nil {
+		e.payloadSize = payloadMessageSize(p.payload)
+		e.total += protowire.SizeTag(streamPayloadField) + protowire.SizeBytes(e.payloadSize)
 	}
-	total := 0
-	if inner != nil {
-		total += protowire.SizeTag(streamMessageField) + protowire.SizeBytes(innerSize)
-	}
-	if p != nil {
-		total += protowire.SizeTag(streamPayloadField) + protowire.SizeBytes(payloadSize)
-	}
-	pool := mem.DefaultBufferPool()
-	buf := pool.Get(total)
-	b := (*buf)[:0]
-	if inner != nil {
+	return e, nil
+}
+
+// streamEncoder is a sized stream message.
+type streamEncoder struct {
+	streamParts
+	innerSize, payloadSize, total int
+}
+
+// append encodes the message after b.
+func (e streamEncoder) append(b []byte) ([]byte, error) {
+	start := len(b)
+	if e.inner != nil {
 		b = protowire.AppendTag(b, streamMessageField, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(innerSize))
+		b = protowire.AppendVarint(b, uint64(e.innerSize))
 		var err error
-		b, err = proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(b, inner)
+		b, err = proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(b, e.inner)
 		if err != nil {
-			pool.Put(buf)
 			return nil, err
 		}
-		for _, lm := range maps {
-			b = appendListMap(b, lm.num, *lm.m)
+		for _, lm := range e.maps {
+			if lm.m != nil {
+				b = appendListMap(b, lm.num, *lm.m)
+			}
 		}
 	}
-	if p != nil {
+	if e.payload != nil {
 		b = protowire.AppendTag(b, streamPayloadField, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(payloadSize))
-		b = appendPayload(b, p)
+		b = protowire.AppendVarint(b, uint64(e.payloadSize))
+		b = appendPayload(b, e.payload)
 	}
-	if len(b) != total {
-		pool.Put(buf)
+	if len(b)-start != e.total {
 		return nil, errors.New("stream message changed while it was encoded")
 	}
+	return b, nil
+}
+
+// marshalBuffer encodes the message into a pooled buffer for gRPC and
+// records its size.
+func (p streamParts) marshalBuffer(size *int) (mem.BufferSlice, error) {
+	e, err := p.encoder()
+	if err != nil {
+		return nil, err
+	}
+	pool := mem.DefaultBufferPool()
+	buf := pool.Get(e.total)
+	b, err := e.append((*buf)[:0])
+	if err != nil {
+		pool.Put(buf)
+		return nil, err
+	}
 	*buf = b
-	*size = total
+	*size = e.total
 	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
 }
 
