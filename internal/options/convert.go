@@ -325,6 +325,7 @@ func convertEnv(o *Options, env func(string) string) error {
 	o.PodName = env("POD_NAME")
 	o.DisableH2C = truthy(env("DAPR_HTTP_DISABLE_H2C"))
 	o.FixedGOMAXPROCS = strings.TrimSpace(env("GOMAXPROCS")) != ""
+	o.FixedGOGC = strings.TrimSpace(env("GOGC")) != ""
 	return nil
 }
 

@@ -67,4 +67,7 @@ type Options struct {
 	// FixedGOMAXPROCS: GOMAXPROCS is set in the environment, so the
 	// sidecar leaves the runtime's processor count alone.
 	FixedGOMAXPROCS bool
+	// FixedGOGC: GOGC is set in the environment, so the sidecar leaves the
+	// collector's pacing alone.
+	FixedGOGC bool
 }

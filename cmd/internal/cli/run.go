@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/outrigger/outrigger/internal/defaults"
+	"github.com/outrigger/outrigger/internal/gcpace"
 	"github.com/outrigger/outrigger/internal/options"
 	"github.com/outrigger/outrigger/internal/procs"
 	"github.com/outrigger/outrigger/internal/runner"
@@ -129,6 +130,9 @@ func runRun(cmd *cobra.Command, v *options.Values, args []string) error {
 	defer stop()
 	if !opts.FixedGOMAXPROCS {
 		defer procs.Start(ctx, log)()
+	}
+	if !opts.FixedGOGC {
+		defer gcpace.Start(ctx, log)()
 	}
 	if embeddedPlacement {
 		defer startEmbeddedPlacement(ctx, log)()

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/outrigger/outrigger/internal/gcpace"
 	"github.com/outrigger/outrigger/internal/options"
 	"github.com/outrigger/outrigger/internal/procs"
 	"github.com/outrigger/outrigger/internal/runner"
@@ -87,6 +88,9 @@ func runSidecar(cmd *cobra.Command, args []string) error {
 	defer stop()
 	if !opts.FixedGOMAXPROCS {
 		defer procs.Start(ctx, log)()
+	}
+	if !opts.FixedGOGC {
+		defer gcpace.Start(ctx, log)()
 	}
 	if err := sidecar.Run(ctx, opts, log); err != nil {
 		return fmt.Errorf("sidecar failed: %w", err)
