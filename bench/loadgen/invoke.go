@@ -131,53 +131,82 @@ func echoCase(ctx context.Context, cfg config, app *echoApp, transport string, p
 			err = serr
 		}
 	}()
-	paths, err := echoPaths(transport, app, p)
+	var ref *refPair
+	if transport == "http" {
+		if ref, err = startRefPair(ctx, app.httpPort); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if serr := ref.stop(); serr != nil && err == nil {
+				err = serr
+			}
+		}()
+	}
+	paths, err := echoPaths(transport, app, p, ref)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		for _, c := range paths {
-			c.close()
+			c.client.close()
 		}
 	}()
-	for i, c := range paths {
-		if ph := drive(ctx, cfg.warmup, cfg.concurrency, c.call, randomKey); res.addErrors("warm-up "+pathNames[i], &ph.errs) {
+	for _, c := range paths {
+		if ph := drive(ctx, cfg.warmup, cfg.concurrency, c.client.call, randomKey); res.addErrors("warm-up "+c.name, &ph.errs) {
 			return nil, nil
 		}
 	}
 	return echoPhases(ctx, cfg, p, paths, profiling, res)
 }
 
-// pathNames are the two ways an echo travels, in the order of echoPaths.
-var pathNames = [2]string{"direct", "A→B"}
+// The ways an echo travels: straight to the app, through the two reference
+// proxies (HTTP only), and through sidecars A and B.
+const (
+	pathDirect   = "direct"
+	pathProxies  = "proxies"
+	pathSidecars = "A→B"
+)
 
-func echoPaths(transport string, app *echoApp, p *pair) ([2]echoClient, error) {
+// echoPath is one way to the app and the two processes on it, whose CPU
+// and memory are charged to the A and B columns (none for direct).
+type echoPath struct {
+	name   string
+	client echoClient
+	a, b   int // pids; 0 for the direct path
+}
+
+func echoPaths(transport string, app *echoApp, p *pair, ref *refPair) ([]echoPath, error) {
+	sidecars := func(c echoClient) echoPath { return echoPath{pathSidecars, c, p.a.pid(), p.b.pid()} }
 	if transport == "http" {
-		return [2]echoClient{newHTTPEcho(app.httpPort, 0), newHTTPEcho(0, p.a.httpPort)}, nil
+		paths := []echoPath{{name: pathDirect, client: newHTTPEcho(app.httpPort, 0)}}
+		if ref != nil {
+			paths = append(paths, echoPath{pathProxies, newHTTPEcho(ref.a.port, 0), ref.a.pid(), ref.b.pid()})
+		}
+		return append(paths, sidecars(newHTTPEcho(0, p.a.httpPort))), nil
 	}
 	direct, err := newGRPCEcho(app.grpcPort, false)
 	if err != nil {
-		return [2]echoClient{}, err
+		return nil, err
 	}
 	proxied, err := newGRPCEcho(p.a.grpcPort, true)
 	if err != nil {
 		direct.close()
-		return [2]echoClient{}, err
+		return nil, err
 	}
-	return [2]echoClient{direct, proxied}, nil
+	return []echoPath{{name: pathDirect, client: direct}, sidecars(proxied)}, nil
 }
 
 // echoPhases runs the open-loop then the closed-loop load, each as
-// interleaved rounds of direct and A→B, so a noisy neighbour hurts both
-// paths alike instead of one.
-func echoPhases(ctx context.Context, cfg config, p *pair, paths [2]echoClient, profiling bool, res *invokeResult) ([]string, error) {
+// interleaved rounds of every path, so a noisy neighbour hurts all paths
+// alike instead of one.
+func echoPhases(ctx context.Context, cfg config, p *pair, paths []echoPath, profiling bool, res *invokeResult) ([]string, error) {
 	var profiles *cpuProfiles
 	if profiling {
-		// Both paths run in turn, so the profile spans about twice -duration.
-		profiles = startCPUProfiles(ctx, cfg.profileDir, res.Transport, p, 2*cfg.duration)
+		// The paths run in turn, so the profile spans the whole open loop.
+		profiles = startCPUProfiles(ctx, cfg.profileDir, res.Transport, p, time.Duration(len(paths))*cfg.duration)
 	}
 	openRound := cfg.duration / time.Duration(cfg.rounds)
-	open := interleave(ctx, cfg.rounds, p, paths, func(op opFunc) (*phase, []time.Duration) {
+	open := interleave(ctx, cfg.rounds, paths, func(op opFunc) (*phase, []time.Duration) {
 		pc := pace(ctx, cfg.rate, openRound, op)
 		return pc.phase, pc.lags
 	})
@@ -189,7 +218,7 @@ func echoPhases(ctx context.Context, cfg config, p *pair, paths [2]echoClient, p
 		return notes, err
 	}
 	closedRound := cfg.closedDuration / time.Duration(cfg.rounds)
-	closed := interleave(ctx, cfg.rounds, p, paths, func(op opFunc) (*phase, []time.Duration) {
+	closed := interleave(ctx, cfg.rounds, paths, func(op opFunc) (*phase, []time.Duration) {
 		return driveFor(ctx, closedRound, cfg.concurrency, op), nil
 	})
 	return notes, res.addLoad(fmt.Sprintf("closed %d workers", cfg.concurrency), 0, cfg.concurrency, closed)
@@ -197,6 +226,7 @@ func echoPhases(ctx context.Context, cfg config, p *pair, paths [2]echoClient, p
 
 // pathTotals adds up one path's rounds.
 type pathTotals struct {
+	path             string
 	lat, lags        []time.Duration
 	elapsed          time.Duration
 	cpuA, cpuB, self time.Duration
@@ -205,16 +235,19 @@ type pathTotals struct {
 	err              error // a failed /proc reading: the figures are void
 }
 
-// interleave runs rounds × (direct, A→B) and brackets every run with CPU
-// readings of both sidecars and of loadgen, and RSS sampling.
-func interleave(ctx context.Context, rounds int, p *pair, paths [2]echoClient, run func(opFunc) (*phase, []time.Duration)) [2]*pathTotals {
-	totals := [2]*pathTotals{{}, {}}
+// interleave runs rounds × every path and brackets every run with CPU
+// readings of the path's two processes and of loadgen, and RSS sampling.
+func interleave(ctx context.Context, rounds int, paths []echoPath, run func(opFunc) (*phase, []time.Duration)) []*pathTotals {
+	totals := make([]*pathTotals, len(paths))
+	for i, p := range paths {
+		totals[i] = &pathTotals{path: p.name}
+	}
 	for range rounds {
-		for i, c := range paths {
+		for i, p := range paths {
 			if ctx.Err() != nil {
 				return totals
 			}
-			if err := totals[i].measure(p, c.call, run); err != nil {
+			if err := totals[i].measure(p, run); err != nil {
 				totals[i].err = err
 				return totals
 			}
@@ -223,13 +256,13 @@ func interleave(ctx context.Context, rounds int, p *pair, paths [2]echoClient, r
 	return totals
 }
 
-func (t *pathTotals) measure(p *pair, op opFunc, run func(opFunc) (*phase, []time.Duration)) error {
+func (t *pathTotals) measure(p echoPath, run func(opFunc) (*phase, []time.Duration)) error {
 	before, err := readCPU(p)
 	if err != nil {
 		return err
 	}
-	rss := sampleRSS(100*time.Millisecond, p.a.pid(), p.b.pid())
-	ph, lags := run(op)
+	rss := sampleRSS(100*time.Millisecond, p.a, p.b)
+	ph, lags := run(p.client.call)
 	peaks := rss.finish()
 	after, err := readCPU(p)
 	if err != nil {
@@ -246,16 +279,18 @@ func (t *pathTotals) measure(p *pair, op opFunc, run func(opFunc) (*phase, []tim
 	return nil
 }
 
-// readCPU returns the CPU time used so far by sidecar A, sidecar B and
-// loadgen (which includes the echo app).
-func readCPU(p *pair) ([3]time.Duration, error) {
+// readCPU returns the CPU time used so far by the path's two processes
+// (zero for the direct path) and by loadgen (which includes the echo app).
+func readCPU(p echoPath) ([3]time.Duration, error) {
 	var out [3]time.Duration
 	var err error
-	if out[0], err = procCPU(p.a.pid()); err != nil {
-		return out, fmt.Errorf("sidecar a: %w", err)
-	}
-	if out[1], err = procCPU(p.b.pid()); err != nil {
-		return out, fmt.Errorf("sidecar b: %w", err)
+	if p.a != 0 {
+		if out[0], err = procCPU(p.a); err != nil {
+			return out, fmt.Errorf("%s, A: %w", p.name, err)
+		}
+		if out[1], err = procCPU(p.b); err != nil {
+			return out, fmt.Errorf("%s, B: %w", p.name, err)
+		}
 	}
 	out[2], err = selfCPU()
 	return out, err

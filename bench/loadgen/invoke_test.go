@@ -250,32 +250,37 @@ func TestAddLoad(t *testing.T) {
 		}
 		return out
 	}
-	direct := &pathTotals{lat: ms(3, 1, 2, 4), lags: ms(0, 0, 0, 1), elapsed: 2 * time.Second}
-	proxied := &pathTotals{lat: ms(2, 5, 3, 4), lags: ms(0, 0, 0, 0), elapsed: 2 * time.Second,
+	direct := &pathTotals{path: pathDirect, lat: ms(3, 1, 2, 4), lags: ms(0, 0, 0, 1), elapsed: 2 * time.Second}
+	ref := &pathTotals{path: pathProxies, lat: ms(4, 4, 5, 6), elapsed: 2 * time.Second,
+		cpuA: 8 * time.Millisecond, cpuB: 4 * time.Millisecond}
+	proxied := &pathTotals{path: pathSidecars, lat: ms(2, 5, 3, 4), lags: ms(0, 0, 0, 0), elapsed: 2 * time.Second,
 		cpuA: 4 * time.Millisecond, cpuB: 2 * time.Millisecond}
 	var r invokeResult
-	if err := r.addLoad("open 2 req/s", 2, 8, [2]*pathTotals{direct, proxied}); err != nil {
+	if err := r.addLoad("open 2 req/s", 2, 8, []*pathTotals{direct, ref, proxied}); err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Phases) != 2 || len(r.Added) != 1 {
+	if len(r.Phases) != 3 || len(r.Added) != 2 {
 		t.Fatalf("phases %d, added %d", len(r.Phases), len(r.Added))
 	}
-	p := r.Phases[1]
-	if p.Requests != 4 || p.ReqPerSec != 2 || p.P50US != 3000 || p.P99US != 5000 {
+	p, ok := r.phase("open 2 req/s", pathSidecars)
+	if !ok || p.Requests != 4 || p.ReqPerSec != 2 || p.P50US != 3000 || p.P99US != 5000 {
 		t.Errorf("proxied %+v", p)
 	}
 	// 6 ms of sidecar CPU over 4 requests is 1.5 ms per request.
 	if p.bothCPUUSPerReq() != 1500 || p.SidecarACPUMSPer1k != 1000 {
 		t.Errorf("cpu: A %v ms/1k, both %v µs/req", p.SidecarACPUMSPer1k, p.bothCPUUSPerReq())
 	}
-	if a := r.Added[0]; a.P50US != 1000 || a.P99US != 1000 {
-		t.Errorf("added %+v", a)
+	if a, ok := r.added("open 2 req/s", pathSidecars); !ok || a.P50US != 1000 || a.P99US != 1000 {
+		t.Errorf("added by the sidecars %+v", a)
+	}
+	if a, ok := r.added("open 2 req/s", pathProxies); !ok || a.P50US != 2000 || a.P99US != 2000 {
+		t.Errorf("added by the reference proxies %+v", a)
 	}
 	if r.Phases[0].SendLagP99US == nil || *r.Phases[0].SendLagP99US != 1000 {
 		t.Errorf("send lag %v", r.Phases[0].SendLagP99US)
 	}
-	failed := &pathTotals{err: errors.New("no such process")}
-	if err := r.addLoad("closed", 0, 1, [2]*pathTotals{direct, failed}); err == nil {
+	failed := &pathTotals{path: pathSidecars, err: errors.New("no such process")}
+	if err := r.addLoad("closed", 0, 1, []*pathTotals{direct, failed}); err == nil {
 		t.Error("a failed /proc reading must fail the load")
 	}
 }
@@ -283,8 +288,13 @@ func TestAddLoad(t *testing.T) {
 func TestInvokeTargets(t *testing.T) {
 	r := &report{InvokeRate: 1000,
 		Invoke: []invokeResult{
-			{Name: "invoke/http", Phases: []invokePhase{{}, {SidecarACPUMSPer1k: 100, SidecarBCPUMSPer1k: 100}},
-				Added: []addedDelay{{P50US: 300, P99US: 1200}}},
+			{Name: "invoke/http", Phases: []invokePhase{
+				{Load: "open 1000 req/s", Path: pathDirect},
+				{Load: "open 1000 req/s", Path: pathProxies, SidecarACPUMSPer1k: 500, SidecarBCPUMSPer1k: 500},
+				{Load: "open 1000 req/s", Path: pathSidecars, SidecarACPUMSPer1k: 100, SidecarBCPUMSPer1k: 100}},
+				Added: []addedDelay{
+					{Load: "open 1000 req/s", Path: pathProxies, P50US: 5000, P99US: 5000},
+					{Load: "open 1000 req/s", Path: pathSidecars, P50US: 300, P99US: 1200}}},
 			{Name: "invoke/grpc", Errors: 1},
 		},
 		Streams: []streamResult{{Name: "invoke/stream/upload",
@@ -319,9 +329,12 @@ func TestPrintInvokeTable(t *testing.T) {
 	r := &report{Suite: "invoke", InvokeRate: 1000, InvokeRounds: 5,
 		Invoke: []invokeResult{{Name: "invoke/http", Transport: "http", PayloadBytes: 1024,
 			Phases: []invokePhase{
-				{Load: "open 1000 req/s", Path: "direct", ReqPerSec: 1000, P50US: 100, SendLagP99US: &lag},
-				{Load: "open 1000 req/s", Path: "A→B", ReqPerSec: 1000, P50US: 400, SidecarACPUMSPer1k: 90, SendLagP99US: &lag}},
-			Added: []addedDelay{{Load: "open 1000 req/s", P50US: 300}}}},
+				{Load: "open 1000 req/s", Path: pathDirect, ReqPerSec: 1000, P50US: 100, SendLagP99US: &lag},
+				{Load: "open 1000 req/s", Path: pathProxies, ReqPerSec: 1000, P50US: 600, SidecarACPUMSPer1k: 120, SidecarBCPUMSPer1k: 80, SendLagP99US: &lag},
+				{Load: "open 1000 req/s", Path: pathSidecars, ReqPerSec: 1000, P50US: 400, SidecarACPUMSPer1k: 90, SidecarBCPUMSPer1k: 60, SendLagP99US: &lag}},
+			Added: []addedDelay{
+				{Load: "open 1000 req/s", Path: pathProxies, P50US: 500},
+				{Load: "open 1000 req/s", Path: pathSidecars, P50US: 300}}}},
 	}
 	r.Targets = checkTargets(r)
 	var b bytes.Buffer
@@ -329,7 +342,9 @@ func TestPrintInvokeTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"+300 µs", "90.0 ms", "from our issue", "NOT measured", "invoke/http added p50 at 1000 req/s"} {
+	for _, want := range []string{"added (A→B)", "+300 µs", "added (proxies)", "+500 µs", "90.0 ms", "plain Go reverse proxies",
+		"sidecars vs reference proxies: A+B CPU 150 vs 200 µs/req (0.75×), added p50 +300 vs +500 µs",
+		"from our issue", "NOT measured", "invoke/http added p50 at 1000 req/s"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}

@@ -11,7 +11,7 @@ type invokeResult struct {
 	Transport    string        `json:"transport"`
 	PayloadBytes int           `json:"payload_bytes"`
 	Phases       []invokePhase `json:"phases"`
-	Added        []addedDelay  `json:"added"` // A→B minus direct, per load
+	Added        []addedDelay  `json:"added"` // each other path minus direct, per load
 	Errors       int           `json:"errors"`
 	ErrorSamples []string      `json:"error_samples,omitempty"`
 }
@@ -19,7 +19,7 @@ type invokeResult struct {
 // invokePhase is one path under one load, all rounds together.
 type invokePhase struct {
 	Load       string  `json:"load"` // e.g. "open 1000 req/s", "closed 16 workers"
-	Path       string  `json:"path"` // direct or A→B
+	Path       string  `json:"path"` // direct, proxies or A→B
 	TargetRate int     `json:"target_rate,omitempty"`
 	Workers    int     `json:"workers"`
 	Requests   int     `json:"requests"`
@@ -38,9 +38,11 @@ type invokePhase struct {
 	SidecarBRSSBytes   int64   `json:"sidecar_b_rss_bytes"`
 }
 
-// addedDelay is the latency the two sidecars add under one load.
+// addedDelay is the latency a path's two processes (sidecars or reference
+// proxies) add under one load.
 type addedDelay struct {
 	Load  string  `json:"load"`
+	Path  string  `json:"path"`
 	P50US float64 `json:"p50_us"`
 	P90US float64 `json:"p90_us"`
 	P99US float64 `json:"p99_us"`
@@ -69,22 +71,53 @@ func (r *invokeResult) addErrors(phaseName string, e *errorLog) bool {
 	return e.count > 0
 }
 
-// addLoad turns one load's totals into phases and the added delay.
-func (r *invokeResult) addLoad(load string, rate, workers int, totals [2]*pathTotals) error {
-	var phases [2]invokePhase
+// addLoad turns one load's totals into phases, and each path's latency
+// over the direct one. The direct path comes first.
+func (r *invokeResult) addLoad(load string, rate, workers int, totals []*pathTotals) error {
+	phases := make([]invokePhase, len(totals))
 	for i, t := range totals {
 		if t.err != nil {
-			return fmt.Errorf("%s %s: %w", load, pathNames[i], t.err)
+			return fmt.Errorf("%s %s: %w", load, t.path, t.err)
 		}
-		r.addErrors(load+" "+pathNames[i], &t.errs)
-		phases[i] = t.phase(load, pathNames[i], rate, workers)
+		r.addErrors(load+" "+t.path, &t.errs)
+		phases[i] = t.phase(load, t.path, rate, workers)
 	}
-	r.Phases = append(r.Phases, phases[0], phases[1])
-	r.Added = append(r.Added, addedDelay{Load: load,
-		P50US: phases[1].P50US - phases[0].P50US,
-		P90US: phases[1].P90US - phases[0].P90US,
-		P99US: phases[1].P99US - phases[0].P99US})
+	r.Phases = append(r.Phases, phases...)
+	for _, p := range phases[1:] {
+		r.Added = append(r.Added, addedDelay{Load: load, Path: p.Path,
+			P50US: p.P50US - phases[0].P50US,
+			P90US: p.P90US - phases[0].P90US,
+			P99US: p.P99US - phases[0].P99US})
+	}
 	return nil
+}
+
+// phase finds a path's figures under a load.
+func (r *invokeResult) phase(load, path string) (invokePhase, bool) {
+	for _, p := range r.Phases {
+		if p.Load == load && p.Path == path {
+			return p, true
+		}
+	}
+	return invokePhase{}, false
+}
+
+// firstLoad is the name of the first load measured, "" if none.
+func (r *invokeResult) firstLoad() string {
+	if len(r.Phases) == 0 {
+		return ""
+	}
+	return r.Phases[0].Load
+}
+
+// added finds a path's added latency under a load.
+func (r *invokeResult) added(load, path string) (addedDelay, bool) {
+	for _, a := range r.Added {
+		if a.Load == load && a.Path == path {
+			return a, true
+		}
+	}
+	return addedDelay{}, false
 }
 
 func (t *pathTotals) phase(load, path string, rate, workers int) invokePhase {
@@ -144,13 +177,11 @@ const (
 func invokeTargets(r *report) []targetCheck {
 	var out []targetCheck
 	at := fmt.Sprintf(" at %d req/s", r.InvokeRate)
+	load := fmt.Sprintf("open %d req/s", r.InvokeRate)
 	for _, inv := range r.Invoke {
-		ok := len(inv.Added) > 0 && inv.Errors == 0
-		var added addedDelay
-		var proxied invokePhase
-		if ok {
-			added, proxied = inv.Added[0], inv.Phases[1]
-		}
+		added, okAdded := inv.added(load, pathSidecars)
+		proxied, okPhase := inv.phase(load, pathSidecars)
+		ok := okAdded && okPhase && inv.Errors == 0
 		out = append(out,
 			check(inv.Name+" added p50"+at, added.P50US, targetAddedP50US, "µs", ok),
 			check(inv.Name+" added p99"+at, added.P99US, targetAddedP99US, "µs", ok),

@@ -5,16 +5,21 @@ import (
 	"io"
 )
 
-// printInvoke writes one table per transport: each load's direct and A→B
-// rows, then the difference.
+// printInvoke writes one table per transport: each load's rows (direct,
+// the reference proxies for HTTP, A→B), then each path's latency over
+// direct, then the sidecars against the reference proxies.
 func printInvoke(tw io.Writer, r *report) {
 	for _, inv := range r.Invoke {
 		what := "POST /echo"
 		if inv.Transport == "grpc" {
 			what = "TestService.UnaryCall"
 		}
-		fmt.Fprintf(tw, "\nService invocation over %s: %s with a %d-byte body; direct = loadgen → app, A→B = loadgen → sidecar A → sidecar B → app; each load is %d interleaved rounds per path (open loop %gs, closed loop %gs per path)\n",
-			inv.Transport, what, inv.PayloadBytes, r.InvokeRounds, r.InvokeOpenSeconds, r.InvokeClosedSeconds)
+		fmt.Fprintf(tw, "\nService invocation over %s: %s with a %d-byte body; direct = loadgen → app, A→B = loadgen → sidecar A → sidecar B → app", inv.Transport, what, inv.PayloadBytes)
+		if _, ok := inv.phase(inv.firstLoad(), pathProxies); ok {
+			fmt.Fprint(tw, ", proxies = loadgen → proxy A → proxy B → app (plain Go reverse proxies: net/http and httputil.ReverseProxy with GOMAXPROCS=1, as the sidecars run at a moderate rate; their CPU and RSS in the A and B columns)")
+		}
+		fmt.Fprintf(tw, "; each load is %d interleaved rounds per path (open loop %gs, closed loop %gs per path)\n",
+			r.InvokeRounds, r.InvokeOpenSeconds, r.InvokeClosedSeconds)
 		fmt.Fprintln(tw, "load\tpath\treq/s\tp50\tp90\tp99\tsend lag p99\tA CPU/1k req\tB CPU/1k req\tA+B CPU/req\tA RSS (max)\tB RSS (max)\tloadgen+app CPU/req")
 		if len(inv.Phases) == 0 {
 			fmt.Fprintf(tw, "%s\tfailed (%d errors)\n", inv.Name, inv.Errors)
@@ -22,15 +27,38 @@ func printInvoke(tw io.Writer, r *report) {
 		}
 		for i, p := range inv.Phases {
 			printInvokePhase(tw, p)
-			if i%2 == 1 {
-				a := inv.Added[i/2]
-				// Every cell present, or tabwriter would end the column block.
-				fmt.Fprintf(tw, "%s\tadded\t\t%+.0f µs\t%+.0f µs\t%+.0f µs\t\t\t\t\t\t\t\n", a.Load, a.P50US, a.P90US, a.P99US)
+			if i+1 < len(inv.Phases) && inv.Phases[i+1].Load == p.Load {
+				continue
+			}
+			for _, a := range inv.Added {
+				if a.Load == p.Load {
+					// Every cell present, or tabwriter would end the column block.
+					fmt.Fprintf(tw, "%s\tadded (%s)\t\t%+.0f µs\t%+.0f µs\t%+.0f µs\t\t\t\t\t\t\t\n", a.Load, a.Path, a.P50US, a.P90US, a.P99US)
+				}
 			}
 		}
+		printAgainstReference(tw, inv)
 		if inv.Errors > 0 {
 			fmt.Fprintf(tw, "errors: %d\n", inv.Errors)
 		}
+	}
+}
+
+// printAgainstReference gives, for each load, the sidecars' CPU and added
+// latency as multiples of the reference proxies' in the same run.
+func printAgainstReference(tw io.Writer, inv invokeResult) {
+	for _, p := range inv.Phases {
+		if p.Path != pathSidecars {
+			continue
+		}
+		ref, ok := inv.phase(p.Load, pathProxies)
+		addS, okS := inv.added(p.Load, pathSidecars)
+		addR, okR := inv.added(p.Load, pathProxies)
+		if !ok || !okS || !okR || ref.bothCPUUSPerReq() <= 0 {
+			continue
+		}
+		fmt.Fprintf(tw, "%s: sidecars vs reference proxies: A+B CPU %.0f vs %.0f µs/req (%.2f×), added p50 %+.0f vs %+.0f µs\n",
+			p.Load, p.bothCPUUSPerReq(), ref.bothCPUUSPerReq(), p.bothCPUUSPerReq()/ref.bothCPUUSPerReq(), addS.P50US, addR.P50US)
 	}
 }
 
@@ -39,10 +67,9 @@ func printInvokePhase(tw io.Writer, p invokePhase) {
 	if p.SendLagP99US != nil {
 		lag = fmt.Sprintf("%.0f µs", *p.SendLagP99US)
 	}
-	// The sidecars sit idle during direct calls: their CPU and RSS say
-	// nothing there.
+	// Nothing stands between loadgen and the app on the direct path.
 	cpuA, cpuB, both, rssA, rssB := "-", "-", "-", "-", "-"
-	if p.Path != pathNames[0] {
+	if p.Path != pathDirect {
 		cpuA = fmt.Sprintf("%.1f ms", p.SidecarACPUMSPer1k)
 		cpuB = fmt.Sprintf("%.1f ms", p.SidecarBCPUMSPer1k)
 		both = fmt.Sprintf("%.0f µs", p.bothCPUUSPerReq())

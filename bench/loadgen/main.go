@@ -32,7 +32,7 @@ type config struct {
 	rate           int           // open-loop requests per second
 	duration       time.Duration // open-loop time per path
 	closedDuration time.Duration // closed-loop time per path
-	rounds         int           // each load's time is split into this many direct/A→B rounds
+	rounds         int           // each load's time is split into this many rounds of every path
 	streamMiB      int
 	profileDir     string // where to write the sidecars' CPU profiles; "" for none
 
@@ -62,6 +62,13 @@ type config struct {
 func (c config) runs(s string) bool { return c.suite == "all" || c.suite == s }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == refProxyRole {
+		if err := serveRefProxy(os.Args[2:]); err != nil {
+			fmt.Fprintf(os.Stderr, "loadgen %s: %v\n", refProxyRole, err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, err := parseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "loadgen: %v\n", err)
@@ -99,9 +106,9 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cases, "cases", "", "regexp selecting load cases by name (store/transport/op, e.g. 'memory/http'; invoke/http, invoke/grpc, invoke/stream/upload, invoke/stream/download; pubsub/<memory|sqlite|redis>/<publish|e2e|bulk|durability>; blocks/lock/<sqlite|redis>, blocks/secrets/localfile, blocks/bindings/http; actors/activation, actors/<local|remote>/c<16|64>, actors/local/rate, actors/reminders)")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON instead of a table")
 	fs.IntVar(&cfg.rate, "rate", 1000, "invoke, pubsub: open-loop requests (messages) per second")
-	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "invoke: open-loop time per path (direct, A→B); pubsub: open-loop time per broker")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "invoke: open-loop time per path (direct, proxies, A→B); pubsub: open-loop time per broker")
 	fs.DurationVar(&cfg.closedDuration, "closed-duration", 5*time.Second, "invoke: closed-loop time per path")
-	fs.IntVar(&cfg.rounds, "rounds", 5, "invoke: interleaved direct/A→B rounds each load is split into")
+	fs.IntVar(&cfg.rounds, "rounds", 5, "invoke: interleaved rounds of every path each load is split into")
 	fs.IntVar(&cfg.streamMiB, "stream-mib", 100, "invoke: MiB streamed through A→B in each direction")
 	fs.StringVar(&cfg.profileDir, "invoke-cpuprofile", "", "invoke: write both sidecars' CPU profiles of each open loop to this dir")
 	fs.DurationVar(&cfg.pubsubLoad, "pubsub-load", 3*time.Second, "pubsub: publishing time of the publish-rate, max-rate and bulk loads")

@@ -151,6 +151,9 @@ func sampleRSS(period time.Duration, pids ...int) *rssSampler {
 
 func (s *rssSampler) sample() {
 	for i, pid := range s.pids {
+		if pid == 0 { // no process on this path
+			continue
+		}
 		// A process that is gone fails its own phase; nothing to add here.
 		if m, err := procMem(pid); err == nil {
 			s.peak[i] = max(s.peak[i], m.rss)
