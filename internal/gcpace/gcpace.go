@@ -62,22 +62,6 @@ func New(log *slog.Logger) *Pacer {
 	}
 }
 
-// Start runs a pacer with the defaults in the background; stop ends it and
-// restores GOGC. GOGC belongs to the process, so only a process's entry
-// point should start one.
-func Start(ctx context.Context, log *slog.Logger) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		New(log).Run(ctx)
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
-}
-
 // Run paces until ctx ends, then restores Default. A negative Default
 // (collection turned off) is left alone.
 func (p *Pacer) Run(ctx context.Context) {

@@ -48,22 +48,6 @@ func New(log *slog.Logger) *Governor {
 	}
 }
 
-// Start runs a governor with the defaults in the background; stop ends it
-// and restores GOMAXPROCS. GOMAXPROCS belongs to the process, so only a
-// process's entry point should start one (not each sidecar of a test).
-func Start(ctx context.Context, log *slog.Logger) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		New(log).Run(ctx)
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
-}
-
 // Run governs until ctx ends, then restores Max.
 func (g *Governor) Run(ctx context.Context) {
 	if g.Max <= 1 {

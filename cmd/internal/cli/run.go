@@ -15,9 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/outrigger/outrigger/internal/defaults"
-	"github.com/outrigger/outrigger/internal/gcpace"
 	"github.com/outrigger/outrigger/internal/options"
-	"github.com/outrigger/outrigger/internal/procs"
 	"github.com/outrigger/outrigger/internal/runner"
 	"github.com/outrigger/outrigger/internal/sidecar"
 )
@@ -128,12 +126,7 @@ func runRun(cmd *cobra.Command, v *options.Values, args []string) error {
 	}
 	ctx, stop := withSignals(cmd.Context(), log, r.Kill)
 	defer stop()
-	if !opts.FixedGOMAXPROCS {
-		defer procs.Start(ctx, log)()
-	}
-	if !opts.FixedGOGC {
-		defer gcpace.Start(ctx, log)()
-	}
+	defer startRuntimeTuning(ctx, log, opts)()
 	if embeddedPlacement {
 		defer startEmbeddedPlacement(ctx, log)()
 	}

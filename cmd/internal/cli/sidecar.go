@@ -11,9 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/outrigger/outrigger/internal/gcpace"
 	"github.com/outrigger/outrigger/internal/options"
-	"github.com/outrigger/outrigger/internal/procs"
 	"github.com/outrigger/outrigger/internal/runner"
 	"github.com/outrigger/outrigger/internal/sidecar"
 	"github.com/outrigger/outrigger/internal/version"
@@ -86,12 +84,7 @@ func runSidecar(cmd *cobra.Command, args []string) error {
 
 	ctx, stop := withSignals(cmd.Context(), log, nil)
 	defer stop()
-	if !opts.FixedGOMAXPROCS {
-		defer procs.Start(ctx, log)()
-	}
-	if !opts.FixedGOGC {
-		defer gcpace.Start(ctx, log)()
-	}
+	defer startRuntimeTuning(ctx, log, opts)()
 	if err := sidecar.Run(ctx, opts, log); err != nil {
 		return fmt.Errorf("sidecar failed: %w", err)
 	}
