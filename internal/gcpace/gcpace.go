@@ -12,7 +12,7 @@
 // while, GOGC goes back to its value at start, so an idle sidecar keeps its
 // small footprint. Measured on the invocation benchmark at 1,000
 // requests/s, 8 MiB of headroom cut the two sidecars' CPU per request by
-// 6-15% for 5-7 MB more resident memory each.
+// 6-15% for 5-9 MB more resident memory each under load.
 package gcpace
 
 import (
