@@ -16,6 +16,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/state"
 	"github.com/outrigger/outrigger/internal/state/memory"
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 // fakePlacement owns every actor on one host unless an override says
@@ -214,13 +215,7 @@ func actorCall(typ, id, method string, body []byte) *internalsv1.InternalInvokeR
 // eventually polls cond until it holds or a generous deadline passes.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, 15*time.Second, what, cond)
 }
 
 // fakeReminders keeps reminders in a map.

@@ -11,6 +11,7 @@ import (
 	psmemory "github.com/outrigger/outrigger/internal/pubsub/memory"
 	"github.com/outrigger/outrigger/internal/state"
 	stmemory "github.com/outrigger/outrigger/internal/state/memory"
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 const (
@@ -193,13 +194,7 @@ func receive(t *testing.T, ch <-chan map[string]any) map[string]any {
 // waitFor polls cond until it holds, failing after 5s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testutil.Eventually(t, 5*time.Second, what, cond)
 }
 
 // stateKeys lists the stored keys of the in-memory store.

@@ -19,6 +19,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 // waitFor is the generous deadline of every poll in these tests.
@@ -89,13 +91,7 @@ func startLeader(t testing.TB, opts Options) *node {
 
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, waitFor, what, cond)
 }
 
 // sidecar is a fake sidecar speaking the placement protocol like daprd

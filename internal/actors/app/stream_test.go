@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/outrigger/outrigger/internal/actors"
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 // fakeDapr serves only SubscribeActorEventsAlpha1, handing it to the host
@@ -185,13 +186,7 @@ func failedMsg(id string, code codes.Code, msg string) *runtimev1.SubscribeActor
 // waitFor polls cond until it holds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, 20*time.Second, what, cond)
 }
 
 type invokeResult struct {

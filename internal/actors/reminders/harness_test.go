@@ -11,6 +11,7 @@ import (
 	"github.com/outrigger/outrigger/internal/state"
 	"github.com/outrigger/outrigger/internal/state/memory"
 	"github.com/outrigger/outrigger/internal/state/sqlite"
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 const deadline = 15 * time.Second
@@ -185,13 +186,7 @@ func (c *cluster) startSidecar(name string, store state.Store, tweak func(*Confi
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(deadline)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, deadline, what, cond)
 }
 
 func mustCreate(t *testing.T, s *Service, req CreateRequest) {

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 const waitLimit = 10 * time.Second
@@ -38,13 +40,7 @@ func (g *gauge) max() int {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.Eventually(t, waitLimit, what, cond)
 }
 
 // dispatch hands job over the way the timer and reminder loops do: try,

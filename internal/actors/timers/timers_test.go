@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 const deadline = 10 * time.Second
@@ -71,13 +73,7 @@ func start(t *testing.T, fire FireFunc) *Timers {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(deadline)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, deadline, what, cond)
 }
 
 func mustCreate(t *testing.T, tm *Timers, req CreateRequest) {

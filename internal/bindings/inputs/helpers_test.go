@@ -16,6 +16,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/appchannel"
 	"github.com/outrigger/outrigger/internal/bindings"
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -144,13 +145,7 @@ func toggleHealth(t *testing.T, healthy *atomic.Bool) *appchannel.Health {
 // eventually polls cond for up to 3s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, 3*time.Second, what, cond)
 }
 
 func stopEngine(t *testing.T, e *Engine) {

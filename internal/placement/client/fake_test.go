@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/outrigger/outrigger/internal/actors"
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 // wait is the generous bound of every wait in these tests; quiet is how
@@ -324,11 +325,5 @@ func expectResult(t *testing.T, ch <-chan lookupResult) lookupResult {
 // eventually polls cond until it holds.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, wait, what, cond)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/outrigger/outrigger/internal/placement"
 	"github.com/outrigger/outrigger/internal/placement/client"
 	"github.com/outrigger/outrigger/internal/placement/hashing"
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 // These tests run the client against Outrigger's own placement service.
@@ -193,11 +194,5 @@ func TestPlacementRestart(t *testing.T) {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.Eventually(t, waitFor, what, cond)
 }

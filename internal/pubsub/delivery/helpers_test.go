@@ -17,6 +17,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/appchannel"
 	"github.com/outrigger/outrigger/internal/pubsub"
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 // fakeBroker records subscriptions and publishes; tests push messages
@@ -229,13 +230,7 @@ func startEngine(t *testing.T, cfg Config) *Engine {
 // waitFor polls cond for up to 5s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, 5*time.Second, what, cond)
 }
 
 // flakyChannel fails the first n calls, then behaves like Channel.
