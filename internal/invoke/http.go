@@ -151,24 +151,38 @@ func copyBody(w http.ResponseWriter, body io.Reader, flush bool) error {
 	rc := http.NewResponseController(w)
 	bp := getChunk()
 	defer putChunk(bp)
-	buf := *bp
+	readErr, writeErr := pump(w, rc, body, *bp, flush)
+	switch {
+	case writeErr != nil:
+		return writeErr
+	case readErr != nil:
+		return fmt.Errorf("read response body: %w", readErr)
+	}
+	return flushDeclared(w, rc)
+}
+
+// pump copies body to w through buf until the body ends, flushing after
+// each write when flush is set so streamed answers keep their pace. A
+// failed read and a failed write come back apart: callers owe the client
+// different endings for them.
+func pump(w http.ResponseWriter, rc *http.ResponseController, body io.Reader, buf []byte, flush bool) (readErr, writeErr error) {
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				return fmt.Errorf("write response body: %w", werr)
+				return nil, fmt.Errorf("write response body: %w", werr)
 			}
 			if flush {
 				if ferr := rc.Flush(); ferr != nil && !errors.Is(ferr, http.ErrNotSupported) {
-					return fmt.Errorf("flush response body: %w", ferr)
+					return nil, fmt.Errorf("flush response body: %w", ferr)
 				}
 			}
 		}
 		if err == io.EOF {
-			return flushDeclared(w, rc)
+			return nil, nil
 		}
 		if err != nil {
-			return fmt.Errorf("read response body: %w", err)
+			return err, nil
 		}
 	}
 }

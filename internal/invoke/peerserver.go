@@ -187,19 +187,13 @@ func writePeerResponse(w http.ResponseWriter, resp *appchannel.Response) error {
 	if err := rc.Flush(); err != nil {
 		return err
 	}
-	for rerr == nil {
-		var n int
-		n, rerr = body.Read(buf)
-		if n > 0 {
-			if _, err := w.Write(buf[:n]); err != nil {
-				return err
-			}
-			if err := rc.Flush(); err != nil {
-				return err
-			}
+	if rerr == nil {
+		var werr error
+		if rerr, werr = pump(w, rc, body, buf, true); werr != nil {
+			return werr
 		}
 	}
-	if rerr != io.EOF {
+	if rerr != nil {
 		return peerAbort{status.Errorf(codes.Internal, "error reading app response: %v", rerr)}
 	}
 	return nil
