@@ -107,13 +107,13 @@ func (i *Invoker) outgoing(req *appchannel.Request, t target) (*internalsv1.Inte
 		m.Metadata = map[string]*internalsv1.ListStringValue{}
 	}
 	own := [ownMetadataEntries]ownMetadata{
-		{hdrCallerAppID, i.cfg.AppID, false},
-		{hdrCallerNS, i.cfg.Namespace, false},
-		{hdrCalleeAppID, t.appID, false},
-		{hdrDestinationID, t.appID, false},
-		{hdrXForwardedFor, i.cfg.HostAddress, true},
-		{hdrXForwardedHost, i.cfg.Hostname, true},
-		{hdrForwarded, i.forwarded, true},
+		{hdrCallerAppID, i.cfg.AppID, replace},
+		{hdrCallerNS, i.cfg.Namespace, replaceIfSet},
+		{hdrCalleeAppID, t.appID, replace},
+		{hdrDestinationID, t.appID, replace},
+		{hdrXForwardedFor, i.cfg.HostAddress, appendIfSet},
+		{hdrXForwardedHost, i.cfg.Hostname, appendIfSet},
+		{hdrForwarded, i.forwarded, appendIfSet},
 	}
 	addOwnMetadata(m.Metadata, own[:])
 	src := req.Body
@@ -133,21 +133,33 @@ const ownMetadataEntries = 7
 // ownMetadata is one entry this sidecar adds to an outgoing request.
 type ownMetadata struct {
 	key, value string
-	// add: after the caller's own values (proxy headers), nothing when
-	// empty; otherwise replacing them, so a caller cannot pose as another
-	// app.
-	add bool
+	how        ownMetadataKind
 }
+
+// ownMetadataKind says how an own entry meets the caller's values.
+type ownMetadataKind uint8
+
+const (
+	// replace: the caller's values go, so a caller cannot pose as another
+	// app.
+	replace ownMetadataKind = iota
+	// replaceIfSet: as replace, but an empty value adds nothing (no
+	// namespace outside Kubernetes).
+	replaceIfSet
+	// appendIfSet: after the caller's values (proxy headers); an empty
+	// value adds nothing.
+	appendIfSet
+)
 
 // addOwnMetadata adds the entries, all from one allocation.
 func addOwnMetadata(md map[string]*internalsv1.ListStringValue, own []ownMetadata) {
 	lists := make([]internalsv1.ListStringValue, len(own))
 	vals := make([]string, len(own))
 	for j, o := range own {
-		if o.add && o.value == "" {
+		if o.how != replace && o.value == "" {
 			continue
 		}
-		if prev := md[o.key]; o.add && prev != nil {
+		if prev := md[o.key]; o.how == appendIfSet && prev != nil {
 			prev.Values = append(prev.Values, o.value)
 			continue
 		}
