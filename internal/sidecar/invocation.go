@@ -261,14 +261,20 @@ func (inv *invocation) stopServer(ctx context.Context) {
 	inv.internal.GracefulStop()
 }
 
+// stopServerNow closes the internal servers and their connections without
+// waiting for calls to finish.
+func (inv *invocation) stopServerNow() {
+	_ = inv.split.Close()
+	_ = inv.peerHTTP.Close()
+	inv.internal.Stop()
+}
+
 // close releases what invocation holds, after the servers have stopped.
 func (inv *invocation) close(log *slog.Logger) {
 	if err := inv.resolver.Close(); err != nil {
 		log.Warn("closing name resolution", "error", err)
 	}
-	_ = inv.split.Close()
-	_ = inv.peerHTTP.Close()
-	inv.internal.Stop()
+	inv.stopServerNow()
 	inv.wg.Wait()
 	if err := inv.invoker.Close(); err != nil {
 		log.Warn("closing invoker", "error", err)

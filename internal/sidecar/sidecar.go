@@ -434,8 +434,7 @@ func (s *servers) stop(grace time.Duration, log *slog.Logger) {
 			log.Warn("gRPC API did not drain in time; closing")
 			s.grpc.Stop()
 			if s.internal != nil {
-				_ = s.internal.peerHTTP.Close()
-				s.internal.internal.Stop()
+				s.internal.stopServerNow()
 			}
 		}
 	}()
