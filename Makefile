@@ -51,6 +51,7 @@ staticcheck:
 # End-to-end load against the built sidecar (see bench/README.md).
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20000x ./internal/api/http/
+	$(GO) test -run '^$$' -bench InvokeThroughSidecars -benchtime 5000x ./internal/sidecar/
 	$(GO) run ./bench/loadgen -bin $(BIN)/outrigger
 
 clean:
