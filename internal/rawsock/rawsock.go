@@ -24,6 +24,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 )
 
@@ -40,6 +41,21 @@ const Enabled = supported && !raceEnabled
 type Conn struct {
 	*net.TCPConn
 	raw syscall.RawConn
+	// rd and wr carry one call's buffer and result into the function
+	// RawConn runs, bound once per connection: a closure per call would
+	// be a heap allocation per read and write.
+	rd, wr ioOp
+}
+
+// ioOp is the state of the read or write under way on a connection. Its
+// mutex serializes callers, as the net package's own read and write locks
+// do, which RawConn holds while it waits anyway.
+type ioOp struct {
+	mu    sync.Mutex
+	p     []byte
+	n     int
+	errno syscall.Errno
+	run   func(fd uintptr) bool
 }
 
 // Wrap returns c with raw reads and writes when it is a TCP connection and
@@ -53,7 +69,10 @@ func Wrap(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &Conn{TCPConn: tc, raw: raw}
+	w := &Conn{TCPConn: tc, raw: raw}
+	w.rd.run = w.rd.readOnce
+	w.wr.run = w.wr.writeAll
+	return w
 }
 
 // Read reads like net.TCPConn.Read.
@@ -64,15 +83,13 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) > maxIO {
 		p = p[:maxIO]
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.raw.Read(func(fd uintptr) bool {
-		n, errno = rawRead(fd, p)
-		for errno == syscall.EINTR {
-			n, errno = rawRead(fd, p)
-		}
-		return errno != syscall.EAGAIN
-	})
+	op := &c.rd
+	op.mu.Lock()
+	op.p, op.n, op.errno = p, 0, 0
+	err := c.raw.Read(op.run)
+	n, errno := op.n, op.errno
+	op.p = nil
+	op.mu.Unlock()
 	switch {
 	case err != nil:
 		return 0, c.opError("read", err)
@@ -84,32 +101,24 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// readOnce is one read attempt; false asks RawConn to wait for data.
+func (op *ioOp) readOnce(fd uintptr) bool {
+	op.n, op.errno = rawRead(fd, op.p)
+	for op.errno == syscall.EINTR {
+		op.n, op.errno = rawRead(fd, op.p)
+	}
+	return op.errno != syscall.EAGAIN
+}
+
 // Write writes like net.TCPConn.Write: all of p, or an error.
 func (c *Conn) Write(p []byte) (int, error) {
-	written := 0
-	var errno syscall.Errno
-	err := c.raw.Write(func(fd uintptr) bool {
-		for written < len(p) {
-			chunk := p[written:]
-			if len(chunk) > maxIO {
-				chunk = chunk[:maxIO]
-			}
-			var n int
-			n, errno = rawWrite(fd, chunk)
-			switch errno {
-			case 0:
-				written += n
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				errno = 0
-				return false // wait until the socket can take more
-			default:
-				return true
-			}
-		}
-		return true
-	})
+	op := &c.wr
+	op.mu.Lock()
+	op.p, op.n, op.errno = p, 0, 0
+	err := c.raw.Write(op.run)
+	written, errno := op.n, op.errno
+	op.p = nil
+	op.mu.Unlock()
 	switch {
 	case err != nil:
 		return written, c.opError("write", err)
@@ -117,6 +126,30 @@ func (c *Conn) Write(p []byte) (int, error) {
 		return written, c.opError("write", os.NewSyscallError("write", errno))
 	}
 	return written, nil
+}
+
+// writeAll writes what is left of op.p; false asks RawConn to wait until
+// the socket can take more.
+func (op *ioOp) writeAll(fd uintptr) bool {
+	for op.n < len(op.p) {
+		chunk := op.p[op.n:]
+		if len(chunk) > maxIO {
+			chunk = chunk[:maxIO]
+		}
+		n, errno := rawWrite(fd, chunk)
+		switch errno {
+		case 0:
+			op.n += n
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		default:
+			op.errno = errno
+			return true
+		}
+	}
+	return true
 }
 
 // opError wraps err as net.TCPConn would. RawConn's own errors (deadline,

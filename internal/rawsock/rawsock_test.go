@@ -210,3 +210,31 @@ func TestListenerWrapsAccepted(t *testing.T) {
 		t.Fatalf("ReadAll = %q, %v", got, err)
 	}
 }
+
+// A read or write that goes through allocates nothing: the sidecar makes
+// several per proxied request.
+func TestReadAndWriteAllocateNothing(t *testing.T) {
+	if !Enabled {
+		t.Skip("raw I/O is off in this build (race detector or not Linux); net's own conn is used")
+	}
+	client, server := pair(t)
+	msg := []byte("ping")
+	buf := make([]byte, 16)
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := client.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(server, buf[:len(msg)]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := server.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(client, buf[:len(msg)]); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per write and read, want 0", allocs)
+	}
+}
