@@ -210,6 +210,7 @@ type conn struct {
 	br        *bufio.Reader
 	cw        countingWriter // under bw: tells "nothing sent" from "some sent"
 	bw        *bufio.Writer
+	peek      peeker
 	idleSince time.Time
 }
 
@@ -219,6 +220,7 @@ func newConn(t *Transport, addr string, nc net.Conn) *conn {
 	c.br = bufio.NewReaderSize(&c.lr, bufferSize)
 	c.cw.w = nc
 	c.bw = bufio.NewWriterSize(&c.cw, bufferSize)
+	c.peek.init(nc)
 	return c
 }
 
@@ -299,7 +301,7 @@ func (c *conn) alive() bool {
 	if c.br.Buffered() > 0 {
 		return false
 	}
-	return peerOpen(c.nc)
+	return c.peek.peerOpen()
 }
 
 // body hands the connection back to the pool once the answer has been

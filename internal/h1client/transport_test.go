@@ -238,6 +238,35 @@ func TestPeerClosedIdleConnectionIsNotUsed(t *testing.T) {
 	}
 }
 
+// The idle check runs before every reuse, so it must cost its one system
+// call and nothing more.
+func TestIdleCheckAllocatesNothing(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	c := newConn(nil, ln.Addr().String(), nc)
+	if !c.alive() {
+		t.Fatal("an open idle connection looks dead")
+	}
+	if allocs := testing.AllocsPerRun(100, func() { c.alive() }); allocs != 0 {
+		t.Fatalf("%.1f allocations per idle check, want 0", allocs)
+	}
+	server.Close()
+	waitFor(t, func() bool { return !c.alive() })
+}
+
 // hiddenConn hides the socket so the idle check cannot peek, to reach the
 // retry rules.
 type hiddenConn struct{ net.Conn }
@@ -512,7 +541,12 @@ func waitIdleClosed(t *testing.T, tr *Transport, addr string, socket func(net.Co
 		tr.mu.Lock()
 		defer tr.mu.Unlock()
 		conns := tr.idle[addr]
-		return len(conns) == 1 && !peerOpen(socket(conns[0].nc))
+		if len(conns) != 1 {
+			return false
+		}
+		var p peeker
+		p.init(socket(conns[0].nc))
+		return !p.peerOpen()
 	})
 }
 
