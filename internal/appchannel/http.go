@@ -25,8 +25,8 @@ import (
 // httpChannel calls an HTTP app (http, https or h2c).
 type httpChannel struct {
 	protocol string
-	base     string // scheme://host:port
-	client   *http.Client
+	base     string            // scheme://host:port
+	client   http.RoundTripper // called through h1client.Do: 3xx answers go back to the caller untouched
 	token    string
 	maxBody  int64
 	lim      limiter
@@ -42,14 +42,10 @@ func newHTTPChannel(cfg Config) *httpChannel {
 	c := &httpChannel{
 		protocol: cfg.Protocol,
 		base:     scheme + "://" + host,
-		client: &http.Client{
-			Transport: newRoundTripper(cfg),
-			// 3xx answers go back to the caller untouched.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		token:   cfg.AppAPIToken,
-		maxBody: cfg.MaxResponseBodySize,
-		lim:     newLimiter(cfg.MaxConcurrency),
+		client:   newRoundTripper(cfg),
+		token:    cfg.AppAPIToken,
+		maxBody:  cfg.MaxResponseBodySize,
+		lim:      newLimiter(cfg.MaxConcurrency),
 	}
 	c.pipeline = c.buildPipeline(cfg.HTTPPipeline)
 	return c
@@ -110,7 +106,7 @@ func (c *httpChannel) Protocol() string           { return c.protocol }
 func (c *httpChannel) GRPCConn() *grpc.ClientConn { return nil }
 
 func (c *httpChannel) Close() error {
-	c.client.CloseIdleConnections()
+	h1client.CloseIdleConnections(c.client)
 	return nil
 }
 
@@ -266,7 +262,7 @@ func (c *httpChannel) probeHealth(ctx context.Context, path string) error {
 		return fmt.Errorf("building the health probe: %w", err)
 	}
 	req.URL.Path = path
-	resp, err := c.client.Do(req)
+	resp, err := h1client.Do(c.client, req)
 	if err != nil {
 		return fmt.Errorf("health probe: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+
+	"github.com/outrigger/outrigger/internal/h1client"
 )
 
 // The appHttpPipeline runs HTTP middleware around each call to an HTTP
@@ -36,7 +38,7 @@ func (c *httpChannel) buildPipeline(wrap func(http.Handler) http.Handler) http.H
 // send performs one request to the app, through the pipeline if any.
 func (c *httpChannel) send(req *http.Request) (*http.Response, error) {
 	if c.pipeline == nil {
-		return c.client.Do(req)
+		return h1client.Do(c.client, req)
 	}
 	call := &pipelineCall{}
 	req = req.WithContext(context.WithValue(req.Context(), pipelineCallKey{}, call))
@@ -56,7 +58,7 @@ func (c *httpChannel) forward(w http.ResponseWriter, r *http.Request) {
 		call = &pipelineCall{} // a middleware replaced the context wholesale
 	}
 	r.RequestURI = "" // a middleware may have set it; clients must not
-	resp, err := c.client.Do(r)
+	resp, err := h1client.Do(c.client, r)
 	if err != nil {
 		call.err = err
 		return

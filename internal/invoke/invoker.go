@@ -42,6 +42,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/api/apierr"
 	"github.com/outrigger/outrigger/internal/appchannel"
+	"github.com/outrigger/outrigger/internal/h1client"
 	"github.com/outrigger/outrigger/internal/nameresolution"
 	"github.com/outrigger/outrigger/internal/resiliency"
 	"github.com/outrigger/outrigger/internal/resources"
@@ -122,7 +123,7 @@ type Invoker struct {
 	conns     *connPool
 	forwarded string // this sidecar's Forwarded element
 	// peerClient makes peer-protocol calls; nil when they are off.
-	peerClient *http.Client
+	peerClient http.RoundTripper
 
 	mu     sync.Mutex
 	closed bool
@@ -289,7 +290,7 @@ func (i *Invoker) Close() error {
 	err := i.conns.close()
 	i.urlClient.close()
 	if i.peerClient != nil {
-		i.peerClient.CloseIdleConnections()
+		h1client.CloseIdleConnections(i.peerClient)
 	}
 	for _, e := range *i.endpoints.Load() {
 		e.close()

@@ -79,10 +79,11 @@ func (i *Invoker) askPeer(c *pooledConn) {
 	}
 }
 
-// newPeerClient sends peer-protocol calls: sized calls up to a chunk of
-// body on the calling goroutine (h1client), streamed ones through
-// net/http.
-func newPeerClient(cfg Config) *http.Client {
+// newPeerClient sends peer-protocol calls (through h1client.Do): sized
+// calls up to a chunk of body on the calling goroutine (h1client),
+// streamed ones through net/http. Redirects are not followed: a peer
+// never sends one, and the caller would see it as a protocol error.
+func newPeerClient(cfg Config) http.RoundTripper {
 	d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
 	fallback := &http.Transport{
 		DialContext:         rawsock.Dialer(d.DialContext),
@@ -92,15 +93,12 @@ func newPeerClient(cfg Config) *http.Client {
 		Protocols:           new(http.Protocols),
 	}
 	fallback.Protocols.SetHTTP1(true)
-	return &http.Client{
-		Transport: &h1client.Transport{
-			Fallback:       fallback,
-			Dial:           fallback.DialContext,
-			MaxInlineBody:  smallBody + peerHeadLimit,
-			MaxIdlePerHost: peerMaxIdle,
-			IdleTimeout:    peerIdleTimeout,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	return &h1client.Transport{
+		Fallback:       fallback,
+		Dial:           fallback.DialContext,
+		MaxInlineBody:  smallBody + peerHeadLimit,
+		MaxIdlePerHost: peerMaxIdle,
+		IdleTimeout:    peerIdleTimeout,
 	}
 }
 
@@ -138,7 +136,7 @@ func (i *Invoker) invokePeer(ctx context.Context, id string, pc *pooledConn, msg
 	if inject := i.cfg.PeerTracing.Inject; inject != nil {
 		inject(ctx, hreq.Header)
 	}
-	hresp, err := i.peerClient.Do(hreq)
+	hresp, err := h1client.Do(i.peerClient, hreq)
 	if err != nil {
 		if ctx.Err() == nil {
 			// The peer may have gone, or come back as a sidecar that does not
