@@ -53,6 +53,23 @@ const (
 	peerHelloMethod = "/outrigger.internal.v1.Peer/Hello"
 )
 
+// HTTP header values of the peer protocol, shared by every call: net/http
+// only reads them (read-only; a capacity of one makes any append copy).
+// An empty User-Agent keeps net/http from sending its default, and a nil
+// Date keeps the server from adding one: neither side reads them, and
+// each would be one more header to write and parse on every call.
+var (
+	peerInvokeTypeValue = []string{peerInvokeType}
+	peerStatusTypeValue = []string{peerStatusType}
+	noUserAgent         = []string{""}
+)
+
+// setPeerAnswerType sets the answer's content type and leaves out Date.
+func setPeerAnswerType(h http.Header, contentType []string) {
+	h["Content-Type"] = contentType
+	h["Date"] = nil
+}
+
 // peerHeadLimit bounds an encoded head (request or response metadata).
 const peerHeadLimit = 1 << 20
 

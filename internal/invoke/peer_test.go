@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,6 +30,12 @@ func servePeer(t testing.TB, srv *Server) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return servePeerOn(t, srv, lis)
+}
+
+// servePeerOn is servePeer on a given listener.
+func servePeerOn(t testing.TB, srv *Server, lis net.Listener) string {
+	t.Helper()
 	split := protosplit.New(lis, time.Minute)
 	gs := grpc.NewServer(ServerOptions(0)...)
 	internalsv1.RegisterServiceInvocationServer(gs, srv)
@@ -163,6 +170,85 @@ func TestPeerDeadlineReachesTheCallee(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "no deadline") {
 		t.Fatalf("error = %v, want the call cut off by its deadline", err)
 	}
+}
+
+// A peer call carries no header nobody reads: no User-Agent on the
+// request, no Date on the answer. Each would be written and parsed on
+// every call.
+func TestPeerCallsCarryNoUnreadHeaders(t *testing.T) {
+	app := funcChannel(func(context.Context, *appchannel.Request) (*appchannel.Response, error) {
+		return &appchannel.Response{
+			Message: &internalsv1.InternalInvokeResponse{Status: &internalsv1.Status{Code: 200}, Message: &commonv1.InvokeResponse{ContentType: "text/plain"}},
+			Body:    io.NopCloser(strings.NewReader("pong")),
+		}, nil
+	})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recordingListener{Listener: lis}
+	addr := servePeerOn(t, NewServer(app, nil), rec)
+	inv := newCaller(t, map[string]string{"callee": addr}, nil)
+	waitPeer(t, inv, addr)
+	resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodPost, "ping", "ping", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readBody(t, resp); got != "pong" {
+		t.Fatalf("answer %q", got)
+	}
+	in, out := rec.traffic()
+	if !strings.Contains(in, peerPath) || !strings.Contains(out, peerInvokeType) {
+		t.Fatalf("no peer call seen:\nin %q\nout %q", in, out)
+	}
+	if strings.Contains(in, "\r\nUser-Agent:") {
+		t.Errorf("the request carries a User-Agent: %q", in)
+	}
+	if strings.Contains(out, "\r\nDate:") {
+		t.Errorf("the answer carries a Date: %q", out)
+	}
+}
+
+// recordingListener keeps what its connections read and wrote.
+type recordingListener struct {
+	net.Listener
+	mu      sync.Mutex
+	in, out strings.Builder
+}
+
+func (l *recordingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &recordingConn{Conn: c, l: l}, nil
+}
+
+func (l *recordingListener) traffic() (in, out string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.in.String(), l.out.String()
+}
+
+type recordingConn struct {
+	net.Conn
+	l *recordingListener
+}
+
+func (c *recordingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.l.mu.Lock()
+	c.l.in.Write(p[:n])
+	c.l.mu.Unlock()
+	return n, err
+}
+
+func (c *recordingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.l.mu.Lock()
+	c.l.out.Write(p[:n])
+	c.l.mu.Unlock()
+	return n, err
 }
 
 // TestPeerResponseCutShort: an app answer that fails after the head went

@@ -129,7 +129,7 @@ func (i *Invoker) invokePeer(ctx context.Context, id string, pc *pooledConn, msg
 	if err != nil {
 		return nil, nil, apierr.DirectInvoke(id, err)
 	}
-	hreq.Header = http.Header{"Content-Type": {peerInvokeType}}
+	hreq.Header = http.Header{"Content-Type": peerInvokeTypeValue, "User-Agent": noUserAgent}
 	if dl, ok := ctx.Deadline(); ok {
 		hreq.Header[peerTimeout] = []string{strconv.FormatInt(max(int64(time.Until(dl)), 1), 10)}
 	}

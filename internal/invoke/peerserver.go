@@ -128,7 +128,7 @@ func writePeerError(w http.ResponseWriter, err error) {
 		return
 	}
 	h := w.Header()
-	h["Content-Type"] = []string{peerStatusType}
+	setPeerAnswerType(h, peerStatusTypeValue)
 	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
@@ -174,7 +174,7 @@ func writePeerResponse(w http.ResponseWriter, resp *appchannel.Response) error {
 	}
 	out := append(head, first...)
 	h := w.Header()
-	h["Content-Type"] = []string{peerInvokeType}
+	setPeerAnswerType(h, peerInvokeTypeValue)
 	if whole {
 		h["Content-Length"] = []string{strconv.Itoa(len(out))}
 		_, err := w.Write(out)
