@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/outrigger/outrigger/internal/headername"
+	"github.com/outrigger/outrigger/internal/hopbyhop"
 )
 
 // Header and metadata names the app must never see from the caller: routing
@@ -20,43 +21,6 @@ func isSidecarHeader(k string) bool {
 		return true
 	}
 	return false
-}
-
-// isHopByHop reports whether a lower-case header name only makes sense on a
-// single connection (RFC 9110 §7.6.1) and so must not be forwarded.
-func isHopByHop(k string) bool {
-	switch k {
-	case "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade":
-		return true
-	}
-	return strings.HasPrefix(k, "proxy-")
-}
-
-// connectionNominated returns the lower-case header names listed in the
-// Connection header values, which are hop-by-hop too; nil when none.
-func connectionNominated(values []string) map[string]struct{} {
-	var set map[string]struct{}
-	for _, v := range values {
-		for name := range strings.SplitSeq(v, ",") {
-			name = strings.ToLower(strings.TrimSpace(name))
-			if name == "" {
-				continue
-			}
-			if set == nil {
-				set = make(map[string]struct{})
-			}
-			set[name] = struct{}{}
-		}
-	}
-	return set
-}
-
-func dropped(k string, nominated map[string]struct{}) bool {
-	if isHopByHop(k) {
-		return true
-	}
-	_, ok := nominated[k]
-	return ok
 }
 
 // httpHeaderName maps a lower-case metadata key to the header name sent to
@@ -73,7 +37,7 @@ func httpHeaderName(k string, nominated map[string]struct{}) (name string, ok bo
 		return "", false
 	case strings.HasPrefix(k, "grpc-"):
 		return textproto.CanonicalMIMEHeaderKey("dapr-" + k), true
-	case isSidecarHeader(k), dropped(k, nominated):
+	case isSidecarHeader(k), hopbyhop.Dropped(k, nominated):
 		return "", false
 	// Content-Type comes from the message; Content-Length and Host are
 	// set by the transport from the request itself.
@@ -89,7 +53,7 @@ func buildHTTPHeader(md map[string]*internalsv1.ListStringValue, contentType, to
 	h := make(http.Header, len(md)+2)
 	var nominated map[string]struct{}
 	if c := md["connection"]; c != nil {
-		nominated = connectionNominated(c.GetValues())
+		nominated = hopbyhop.Nominated(c.GetValues())
 	}
 	for k, v := range md {
 		vals := v.GetValues()
@@ -122,11 +86,11 @@ func buildHTTPHeader(md map[string]*internalsv1.ListStringValue, contentType, to
 func httpHeaderToMetadata(h http.Header) map[string]*internalsv1.ListStringValue {
 	m := make(map[string]*internalsv1.ListStringValue, len(h))
 	lists := make([]internalsv1.ListStringValue, len(h)) // one allocation for all entries
-	nominated := connectionNominated(h["Connection"])
+	nominated := hopbyhop.Nominated(h["Connection"])
 	n := 0
 	for k, v := range h {
 		lk := headername.Lower(k)
-		if dropped(lk, nominated) {
+		if hopbyhop.Dropped(lk, nominated) {
 			continue
 		}
 		l := &lists[n]

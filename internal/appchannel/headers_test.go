@@ -3,10 +3,12 @@ package appchannel
 import (
 	"net/http"
 	"testing"
+
+	"github.com/outrigger/outrigger/internal/hopbyhop"
 )
 
 func TestHTTPHeaderName(t *testing.T) {
-	nominated := connectionNominated([]string{"close, X-Secret"})
+	nominated := hopbyhop.Nominated([]string{"close, X-Secret"})
 	tests := []struct {
 		key  string
 		want string // "" = dropped

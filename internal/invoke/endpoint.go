@@ -20,6 +20,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/api/apierr"
 	"github.com/outrigger/outrigger/internal/appchannel"
+	"github.com/outrigger/outrigger/internal/hopbyhop"
 	"github.com/outrigger/outrigger/internal/resources"
 )
 
@@ -213,7 +214,7 @@ func buildHTTPRequest(ctx context.Context, base string, req *appchannel.Request,
 	}
 	for k, v := range req.Message.GetMetadata() {
 		lk := strings.ToLower(k)
-		if lk == hdrContentLength || lk == hdrContentType || hopByHop[lk] || strings.HasSuffix(lk, "-bin") {
+		if lk == hdrContentLength || lk == hdrContentType || hopbyhop.Is(lk) || strings.HasSuffix(lk, "-bin") {
 			continue
 		}
 		for _, s := range v.GetValues() {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/api/apierr"
 	"github.com/outrigger/outrigger/internal/appchannel"
+	"github.com/outrigger/outrigger/internal/hopbyhop"
 )
 
 // RequestFromGRPC turns a (deprecated) InvokeService call into an
@@ -104,7 +105,7 @@ func httpTargetResponse(msg *internalsv1.InternalInvokeResponse, body []byte) (*
 	header := metadata.MD{}
 	for k, v := range msg.GetHeaders() {
 		lk := strings.ToLower(k)
-		if hopByHop[lk] {
+		if hopbyhop.Is(lk) {
 			continue
 		}
 		if ianaPermanent[lk] {

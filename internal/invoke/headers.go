@@ -2,11 +2,11 @@ package invoke
 
 import (
 	"net/http"
-	"strings"
 
 	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
 
 	"github.com/outrigger/outrigger/internal/headername"
+	"github.com/outrigger/outrigger/internal/hopbyhop"
 )
 
 // Metadata keys daprd adds or consumes.
@@ -25,52 +25,20 @@ const (
 	hdrContentLength  = "content-length"
 )
 
-// hopByHop are the headers that describe one connection, not the message
-// (RFC 9110 §7.6.1), so a proxy never forwards them.
-var hopByHop = map[string]bool{
-	"connection":          true,
-	"keep-alive":          true,
-	"proxy-authenticate":  true,
-	"proxy-authorization": true,
-	"proxy-connection":    true,
-	"te":                  true,
-	"trailer":             true,
-	"transfer-encoding":   true,
-	"upgrade":             true,
-}
-
-// connectionNominated returns the lower-case names listed in Connection
-// headers, which are hop-by-hop too; nil when there are none.
-func connectionNominated(h http.Header) map[string]bool {
-	vals := h.Values("Connection")
-	if len(vals) == 0 {
-		return nil
-	}
-	out := map[string]bool{}
-	for _, v := range vals {
-		for _, name := range strings.Split(v, ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				out[strings.ToLower(name)] = true
-			}
-		}
-	}
-	return out
-}
-
 // headerMetadata turns HTTP headers into internal metadata with lower-case
 // keys, leaving out hop-by-hop headers and those named in skip. room is
 // how many more entries the caller will add. The values share the
 // header's slices (capped, so a later append copies), and the entries one
 // array: a proxied request's headers cost a few allocations, not two each.
 func headerMetadata(h http.Header, room int, skip ...string) map[string]*internalsv1.ListStringValue {
-	nominated := connectionNominated(h)
+	nominated := hopbyhop.Nominated(h["Connection"])
 	md := make(map[string]*internalsv1.ListStringValue, len(h)+room)
 	lists := make([]internalsv1.ListStringValue, len(h))
 	n := 0
 outer:
 	for k, vals := range h {
 		lk := headername.Lower(k)
-		if hopByHop[lk] || nominated[lk] {
+		if hopbyhop.Dropped(lk, nominated) {
 			continue
 		}
 		for _, s := range skip {

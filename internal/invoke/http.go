@@ -15,6 +15,7 @@ import (
 	"github.com/outrigger/outrigger/internal/api/apierr"
 	"github.com/outrigger/outrigger/internal/appchannel"
 	"github.com/outrigger/outrigger/internal/headername"
+	"github.com/outrigger/outrigger/internal/hopbyhop"
 )
 
 // RequestFromHTTP turns an HTTP API request into an invocation of method:
@@ -115,7 +116,7 @@ func writeGRPCApp(w http.ResponseWriter, resp *appchannel.Response) error {
 func copyMetadataHeaders(h http.Header, md map[string]*internalsv1.ListStringValue, fromGRPC bool) {
 	for k, v := range md {
 		lk := strings.ToLower(k)
-		if hopByHop[lk] || len(v.GetValues()) == 0 {
+		if hopbyhop.Is(lk) || len(v.GetValues()) == 0 {
 			continue
 		}
 		if fromGRPC && (strings.HasPrefix(lk, ":") || strings.HasSuffix(lk, "-bin") || lk == hdrContentType) {
