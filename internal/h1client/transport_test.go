@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 // countingFallback records the requests handed to the fallback.
@@ -264,7 +266,7 @@ func TestIdleCheckAllocatesNothing(t *testing.T) {
 		t.Fatalf("%.1f allocations per idle check, want 0", allocs)
 	}
 	server.Close()
-	waitFor(t, func() bool { return !c.alive() })
+	testutil.Eventually(t, 10*time.Second, "the idle check to see the close", func() bool { return !c.alive() })
 }
 
 // hiddenConn hides the socket so the idle check cannot peek, to reach the
@@ -537,7 +539,7 @@ func TestConcurrentCallsShareThePool(t *testing.T) {
 // peer's close; socket picks the real socket out of a wrapped one.
 func waitIdleClosed(t *testing.T, tr *Transport, addr string, socket func(net.Conn) net.Conn) {
 	t.Helper()
-	waitFor(t, func() bool {
+	testutil.Eventually(t, 10*time.Second, "the idle connection to see its peer's close", func() bool {
 		tr.mu.Lock()
 		defer tr.mu.Unlock()
 		conns := tr.idle[addr]
@@ -548,15 +550,4 @@ func waitIdleClosed(t *testing.T, tr *Transport, addr string, socket func(net.Co
 		p.init(socket(conns[0].nc))
 		return !p.peerOpen()
 	})
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(time.Millisecond)
-	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/outrigger/outrigger/internal/api/apierr"
 	"github.com/outrigger/outrigger/internal/appchannel"
 	"github.com/outrigger/outrigger/internal/protosplit"
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 // servePeer runs srv as a sidecar's internal port does: Dapr's internal
@@ -70,11 +71,9 @@ func waitPeer(t testing.TB, inv *Invoker, addr string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); !inv.speaksPeer(pc); time.Sleep(2 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the caller never switched to the peer protocol for %s", addr)
-		}
-	}
+	testutil.Eventually(t, 10*time.Second, "the caller to switch to the peer protocol for "+addr, func() bool {
+		return inv.speaksPeer(pc)
+	})
 }
 
 // connectFunc serves srv as app id "callee" and returns a caller of it.
@@ -107,11 +106,9 @@ func TestPeerNotUsedWithoutHello(t *testing.T) {
 		t.Fatal(err)
 	}
 	inv.speaksPeer(pc)
-	for deadline := time.Now().Add(10 * time.Second); pc.peer.state.Load() != peerNo; time.Sleep(2 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("hello to a peer without it: state %d, want peerNo", pc.peer.state.Load())
-		}
-	}
+	testutil.Eventually(t, 10*time.Second, "a peer without the hello to be marked as such", func() bool {
+		return pc.peer.state.Load() == peerNo
+	})
 	resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodPost, "m", "over grpc", nil))
 	if err != nil {
 		t.Fatal(err)
