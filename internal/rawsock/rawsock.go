@@ -83,13 +83,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) > maxIO {
 		p = p[:maxIO]
 	}
-	op := &c.rd
-	op.mu.Lock()
-	op.p, op.n, op.errno = p, 0, 0
-	err := c.raw.Read(op.run)
-	n, errno := op.n, op.errno
-	op.p = nil
-	op.mu.Unlock()
+	n, errno, err := c.do(&c.rd, p)
 	switch {
 	case err != nil:
 		return 0, c.opError("read", err)
@@ -99,6 +93,22 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// do runs op (c.rd or c.wr) on p through RawConn and returns its result.
+func (c *Conn) do(op *ioOp, p []byte) (int, syscall.Errno, error) {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	op.p, op.n, op.errno = p, 0, 0
+	var err error
+	if op == &c.wr {
+		err = c.raw.Write(op.run)
+	} else {
+		err = c.raw.Read(op.run)
+	}
+	n, errno := op.n, op.errno
+	op.p = nil
+	return n, errno, err
 }
 
 // readOnce is one read attempt; false asks RawConn to wait for data.
@@ -112,13 +122,7 @@ func (op *ioOp) readOnce(fd uintptr) bool {
 
 // Write writes like net.TCPConn.Write: all of p, or an error.
 func (c *Conn) Write(p []byte) (int, error) {
-	op := &c.wr
-	op.mu.Lock()
-	op.p, op.n, op.errno = p, 0, 0
-	err := c.raw.Write(op.run)
-	written, errno := op.n, op.errno
-	op.p = nil
-	op.mu.Unlock()
+	written, errno, err := c.do(&c.wr, p)
 	switch {
 	case err != nil:
 		return written, c.opError("write", err)
