@@ -17,6 +17,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/api"
 	"github.com/outrigger/outrigger/internal/api/apierr"
+	"github.com/outrigger/outrigger/internal/invoke"
 )
 
 // Config wires the gRPC API.
@@ -50,7 +51,9 @@ type Server struct {
 
 // NewServer builds a grpc.Server with the Dapr service registered.
 func NewServer(cfg Config) *grpc.Server {
-	var opts []grpc.ServerOption
+	// Handler goroutines are kept, as on the internal server: see
+	// invoke.StreamWorkers.
+	opts := []grpc.ServerOption{invoke.StreamWorkers()}
 	if cfg.MaxBodySize > 0 {
 		opts = append(opts, grpc.MaxRecvMsgSize(int(cfg.MaxBodySize)), grpc.MaxSendMsgSize(int(cfg.MaxBodySize)))
 	}
