@@ -286,6 +286,7 @@ func TestAddLoad(t *testing.T) {
 }
 
 func TestInvokeTargets(t *testing.T) {
+	lagged, calm := 25000.0, 1100.0
 	r := &report{InvokeRate: 1000,
 		Invoke: []invokeResult{
 			{Name: "invoke/http", Phases: []invokePhase{
@@ -296,6 +297,14 @@ func TestInvokeTargets(t *testing.T) {
 					{Load: "open 1000 req/s", Path: pathProxies, P50US: 5000, P99US: 5000},
 					{Load: "open 1000 req/s", Path: pathSidecars, P50US: 300, P99US: 1200}}},
 			{Name: "invoke/grpc", Errors: 1},
+			{Name: "invoke/lagged", Phases: []invokePhase{
+				{Load: "open 1000 req/s", Path: pathDirect, SendLagP99US: &lagged},
+				{Load: "open 1000 req/s", Path: pathSidecars, SidecarACPUMSPer1k: 100, SidecarBCPUMSPer1k: 100}},
+				Added: []addedDelay{{Load: "open 1000 req/s", Path: pathSidecars, P50US: 300, P99US: 900}}},
+			{Name: "invoke/negative", Phases: []invokePhase{
+				{Load: "open 1000 req/s", Path: pathDirect, SendLagP99US: &calm},
+				{Load: "open 1000 req/s", Path: pathSidecars, SidecarACPUMSPer1k: 200, SidecarBCPUMSPer1k: 100}},
+				Added: []addedDelay{{Load: "open 1000 req/s", Path: pathSidecars, P50US: 300, P99US: -4000}}},
 		},
 		Streams: []streamResult{{Name: "invoke/stream/upload",
 			A: sidecarGrowth{GrowthBytes: 16 * mib}, B: sidecarGrowth{GrowthBytes: 2 * mib}}},
@@ -311,8 +320,16 @@ func TestInvokeTargets(t *testing.T) {
 		"invoke/grpc added p50 at 1000 req/s":       "n/a",
 		"invoke/grpc added p99 at 1000 req/s":       "n/a",
 		"invoke/grpc A+B CPU/request at 1000 req/s": "n/a",
-		"invoke/stream/upload RSS growth of A":      "MISS", // 16 MiB is not below 16 MiB
-		"invoke/stream/upload RSS growth of B":      "PASS",
+		// loadgen fell 25 ms behind: latency cannot be judged, CPU can.
+		"invoke/lagged added p50 at 1000 req/s":       "NOISY",
+		"invoke/lagged added p99 at 1000 req/s":       "NOISY",
+		"invoke/lagged A+B CPU/request at 1000 req/s": "PASS",
+		// less than nothing added is noise between rounds.
+		"invoke/negative added p50 at 1000 req/s":       "NOISY",
+		"invoke/negative added p99 at 1000 req/s":       "NOISY",
+		"invoke/negative A+B CPU/request at 1000 req/s": "MISS",
+		"invoke/stream/upload RSS growth of A":          "MISS", // 16 MiB is not below 16 MiB
+		"invoke/stream/upload RSS growth of B":          "PASS",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("targets %v, want %v", got, want)

@@ -168,7 +168,7 @@ type targetCheck struct {
 	Value  float64 `json:"value"`
 	Limit  float64 `json:"limit"`
 	Unit   string  `json:"unit"`
-	Result string  `json:"result"`           // PASS, MISS, or n/a when not measured
+	Result string  `json:"result"`           // PASS, MISS, NOISY (measured, but the run was too noisy to judge), or n/a when not measured
 	Strict bool    `json:"strict,omitempty"` // value must be below the limit, not equal
 	// AtLeast: the value must reach the limit (a rate), not stay under it.
 	AtLeast bool `json:"at_least,omitempty"`
