@@ -162,7 +162,11 @@ func TestStuckPeerFailsOnlyItsOwnCalls(t *testing.T) {
 	remote.pl.setOwner(func(string, string) (Host, error) { return Host{Name: remoteHost}, nil })
 	c.serve(remoteHost, &peerServer{rt: remote.rt})
 
-	local := newHarness(t, &fakeApp{}, func(cfg *Config) { cfg.Dial = c.dial; cfg.ForwardTimeout = 200 * time.Millisecond })
+	// The timeout bounds every forwarded call, the healthy ones too: it
+	// must leave room for a slow machine under the race detector (200 ms
+	// did not, once), while the stuck call is still outstanding as the
+	// healthy ones run.
+	local := newHarness(t, &fakeApp{}, func(cfg *Config) { cfg.Dial = c.dial; cfg.ForwardTimeout = 2 * time.Second })
 	local.pl.setOwner(func(typ, _ string) (Host, error) {
 		if typ == "other" {
 			return Host{Name: stuckHost}, nil
