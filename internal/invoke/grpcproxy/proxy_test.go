@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/outrigger/outrigger/internal/resources"
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -289,13 +290,10 @@ func TestClientCancelTearsDownApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Wait until the app has the call before cancelling.
-	deadline := time.Now().Add(5 * time.Second)
-	for _, ok := tp.calleeApp.metadataFor(bodyBlock); !ok; _, ok = tp.calleeApp.metadataFor(bodyBlock) {
-		if time.Now().After(deadline) {
-			t.Fatal("app never received the call")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, 5*time.Second, "the app to receive the call", func() bool {
+		_, ok := tp.calleeApp.metadataFor(bodyBlock)
+		return ok
+	})
 	cancel()
 	waitCancelled(t, tp.calleeApp, bodyBlock)
 }
@@ -403,8 +401,10 @@ func checkNoGoroutineLeak(t *testing.T, tp *topology) {
 		if _, err := bidi.Recv(); status.Code(err) != codes.Aborted {
 			t.Fatalf("early stop: %v", err)
 		}
-		// Deadline cuts the app off.
-		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		// Deadline cuts the app off. It must leave the call time to reach
+		// the app first, through both sidecars, under the race detector
+		// on a busy machine (50 ms did not, once in four runs).
+		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		defer cancel()
 		if _, err := tp.client.UnaryCall(short, &testpb.SimpleRequest{Payload: &testpb.Payload{Body: []byte(bodyBlock)}}); status.Code(err) != codes.DeadlineExceeded {
 			t.Fatalf("deadline: %v", err)
