@@ -41,40 +41,46 @@ func newUpstream(ctx context.Context, conn *grpc.ClientConn, method string, md m
 // relay pumps frames both ways between the client and an open upstream
 // call until the upstream finishes, and returns its status. cancel ends the
 // upstream call; relay calls it when the client goes away.
+//
+// Answers are relayed on the calling (handler) goroutine and requests on
+// one more: a goroutine per call fewer than a pump each way, and the
+// handler's stack has already grown to what a pump needs.
 func relay(in grpc.ServerStream, up grpc.ClientStream, cancel context.CancelFunc) error {
 	fromClient := make(chan error, 1)
-	fromUpstream := make(chan error, 1)
-	go func() { fromClient <- clientToUpstream(in, up) }()
-	go func() { fromUpstream <- upstreamToClient(up, in) }()
-
-	for {
-		select {
-		case err := <-fromClient:
-			if err == nil {
-				// Client finished sending; keep relaying responses.
-				fromClient = nil
-				continue
-			}
+	go func() {
+		err := clientToUpstream(in, up)
+		// Report before cancelling: the upstream pump below returns once
+		// cancelled, and must find the reason here.
+		fromClient <- err
+		if err != nil {
 			// The client went away or sent something unreadable: stop the
-			// upstream and wait for its pump to notice.
+			// upstream.
 			cancel()
-			<-fromUpstream
-			return clientError(err)
-		case err := <-fromUpstream:
-			var dErr downstreamError
-			if errors.As(err, &dErr) {
-				// The client cannot take more: end the upstream.
-				cancel()
-				return clientError(dErr.err)
-			}
-			// The upstream has finished, so its trailer is final.
-			in.SetTrailer(up.Trailer())
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
 		}
+	}()
+	err := upstreamToClient(up, in)
+	select {
+	case cerr := <-fromClient:
+		if cerr != nil {
+			return clientError(cerr)
+		}
+	default:
+		// The client is still sending (the upstream answered early); grpc
+		// ends the server stream as the handler returns, which releases
+		// the pump.
 	}
+	var dErr downstreamError
+	if errors.As(err, &dErr) {
+		// The client cannot take more: end the upstream.
+		cancel()
+		return clientError(dErr.err)
+	}
+	// The upstream has finished, so its trailer is final.
+	in.SetTrailer(up.Trailer())
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
 }
 
 // clientToUpstream copies request frames until the client half-closes
