@@ -18,6 +18,7 @@ import (
 	"github.com/outrigger/outrigger/internal/api"
 	"github.com/outrigger/outrigger/internal/appchannel"
 	"github.com/outrigger/outrigger/internal/resiliency"
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 // appCall is one request the test app received.
@@ -128,7 +129,7 @@ func TestAppConfigUpdaterRejected(t *testing.T) {
 		t.Fatalf("app got %d calls", n)
 	}
 
-	closed, err := appchannel.New(context.Background(), appchannel.Config{Port: freePort(t)})
+	closed, err := appchannel.New(context.Background(), appchannel.Config{Port: testutil.FreePort(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,16 +145,4 @@ func mustJSON(v any) string {
 		panic(err)
 	}
 	return string(b)
-}
-
-// freePort returns a port nothing listens on.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	return port
 }

@@ -112,12 +112,7 @@ func startBenchSidecar(ctx context.Context, b *testing.B, appID string, extra ..
 	b.Helper()
 	ports := make([]int, 4)
 	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
+		ports[i] = testutil.FreePort(b)
 	}
 	args := append([]string{"--app-id", appID,
 		"--dapr-http-port", strconv.Itoa(ports[0]), "--dapr-grpc-port", strconv.Itoa(ports[1]),

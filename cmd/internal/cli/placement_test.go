@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +15,7 @@ import (
 	"github.com/outrigger/outrigger/internal/options"
 	"github.com/outrigger/outrigger/internal/placement"
 	"github.com/outrigger/outrigger/internal/placement/membership"
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 func TestPlacementFlags(t *testing.T) {
@@ -147,15 +148,10 @@ func TestPlacementCommandServes(t *testing.T) {
 	}
 }
 
+// freePort is testutil.FreePort in the form flags take.
 func freePort(t *testing.T) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	_, port, _ := net.SplitHostPort(lis.Addr().String())
-	return port
+	return strconv.Itoa(testutil.FreePort(t))
 }
 
 func httpGet(url string) (int, string) {
