@@ -189,7 +189,7 @@ func (s *Store) bulkChunk(ctx context.Context, keys []any, found map[string]stat
 // Multi applies the operations in one database transaction: an ETag
 // failure in any step rolls back every step. A transaction the server
 // aborts as a deadlock victim is retried after a short random pause, as
-// nothing of it was applied.
+// nothing of it was applied, for as long as the operation's timeout allows.
 func (s *Store) Multi(ctx context.Context, req state.TransactionRequest) error {
 	if len(req.Operations) == 0 {
 		return nil
@@ -206,19 +206,21 @@ func (s *Store) Multi(ctx context.Context, req state.TransactionRequest) error {
 		// the delete only removes what already counts as absent.)
 		return s.apply(ctx, direct, req.Operations, writes)
 	}
-	const attempts = 8
-	for i := range attempts {
-		if err = s.multiOnce(ctx, req.Operations, writes); !isMySQLError(err, errDeadlock) || i == attempts-1 {
-			break
+	for attempt := 0; ; attempt++ {
+		err = s.multiOnce(ctx, req.Operations, writes)
+		if !isMySQLError(err, errDeadlock) {
+			return err
 		}
-		pause := time.Duration(1+rand.IntN(5<<i)) * time.Millisecond
+		// The operation's deadline bounds the retries, not a count: under
+		// heavy contention on a slow machine eight tries were not always
+		// enough. The random pause grows to at most 80 ms.
+		pause := time.Duration(1+rand.IntN(5<<min(attempt, 4))) * time.Millisecond
 		select {
 		case <-ctx.Done():
 			return err
 		case <-time.After(pause):
 		}
 	}
-	return err
 }
 
 // apply runs the operations with stmt, outside a transaction or in one.
