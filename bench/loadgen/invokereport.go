@@ -172,12 +172,6 @@ const (
 	targetStreamGrowthMi = 16   // each sidecar, strictly below, for the streamed body
 )
 
-// noisySendLagUS: above this send lag p99 on any path of the open loop,
-// loadgen itself could not keep to its schedule (Go timers wake about 1 ms
-// late on a quiet machine), so the latency percentiles describe the
-// machine more than the sidecars.
-const noisySendLagUS = 10_000
-
 // invokeTargets checks the open-loop load (the fixed-rate one the latency
 // targets are about) and every streamed transfer. A latency figure from a
 // run too noisy to judge (see latencyNoisy) is NOISY, never PASS or MISS.
