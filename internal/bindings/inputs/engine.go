@@ -22,6 +22,7 @@ import (
 
 	"github.com/outrigger/outrigger/internal/appchannel"
 	"github.com/outrigger/outrigger/internal/bindings"
+	"github.com/outrigger/outrigger/internal/inflight"
 	"github.com/outrigger/outrigger/internal/telemetry/tracing"
 )
 
@@ -89,7 +90,7 @@ type Engine struct {
 	cfg      Config
 	log      *slog.Logger
 	grpc     *grpcApp // nil for HTTP apps
-	inflight *tracker
+	inflight *inflight.Tracker
 
 	// life bounds every delivery: cancelled only when Stop gives up waiting.
 	life context.Context
@@ -119,7 +120,7 @@ func New(cfg Config) *Engine {
 	e := &Engine{
 		cfg:      cfg,
 		log:      log.With("component", "input-bindings"),
-		inflight: newTracker(),
+		inflight: inflight.New(),
 		life:     life,
 		kill:     kill,
 		active:   make(map[*Binding]context.CancelFunc),
@@ -254,7 +255,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	e.cancelActive()
 	e.mu.Unlock()
 
-	idle := e.inflight.close()
+	idle := e.inflight.Close()
 	var err error
 	select {
 	case <-idle:
@@ -271,10 +272,10 @@ func (e *Engine) Stop(ctx context.Context) error {
 // to the binding; an error means the app did not take the event.
 func (e *Engine) handler(b *Binding) bindings.EventHandler {
 	return func(ctx context.Context, ev *bindings.Event) ([]byte, error) {
-		if !e.healthy() || !e.inflight.enter() {
+		if !e.healthy() || !e.inflight.Enter() {
 			return nil, ErrNotDelivering
 		}
-		defer e.inflight.leave()
+		defer e.inflight.Leave()
 		// A pause cancels the read context; a delivery already under way
 		// still finishes. Only Stop's deadline aborts it.
 		dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

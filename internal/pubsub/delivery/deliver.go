@@ -57,10 +57,10 @@ func (e *Engine) handler(comp *pubsub.Component, s *subscription, deliver delive
 		if err := ctx.Err(); err != nil {
 			return err // the subscription stopped: the broker keeps the message
 		}
-		if !e.inflight.enter() {
+		if !e.inflight.Enter() {
 			return fmt.Errorf("shutting down: %w", errAborted)
 		}
-		defer e.inflight.leave()
+		defer e.inflight.Leave()
 		// A delivery in flight finishes even when its subscription stops
 		// (unhealthy app, shutdown); only Stop's deadline, which cancels
 		// e.life, aborts it. Brokers put no values in ctx, so e.life

@@ -18,6 +18,7 @@ import (
 	"github.com/google/cel-go/cel"
 
 	"github.com/outrigger/outrigger/internal/appchannel"
+	"github.com/outrigger/outrigger/internal/inflight"
 	"github.com/outrigger/outrigger/internal/pubsub"
 	"github.com/outrigger/outrigger/internal/resources"
 	"github.com/outrigger/outrigger/internal/telemetry/metrics"
@@ -65,7 +66,7 @@ type Engine struct {
 	log      *slog.Logger
 	env      *cel.Env
 	grpc     *grpcApp // nil for HTTP apps or without an app
-	inflight *tracker
+	inflight *inflight.Tracker
 	methods  sync.Map        // route → app channel method, see method
 	backoff  []time.Duration // waits between discovery attempts
 
@@ -103,7 +104,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg:      cfg,
 		log:      log.With("component", "pubsub-delivery"),
 		env:      env,
-		inflight: newTracker(),
+		inflight: inflight.New(),
 		backoff:  []time.Duration{500 * time.Millisecond, time.Second, time.Second},
 		life:     life,
 		kill:     kill,
@@ -236,7 +237,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	e.cancelActive()
 	e.mu.Unlock()
 
-	idle := e.inflight.close()
+	idle := e.inflight.Close()
 	var err error
 	select {
 	case <-idle:
