@@ -11,11 +11,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/outrigger/outrigger/internal/bindings"
 	"github.com/outrigger/outrigger/internal/bindings/internal/sqlcmd"
+	"github.com/outrigger/outrigger/internal/pgmode"
 )
 
 func init() {
@@ -64,14 +64,6 @@ var connKeys = []struct{ meta, conn string }{
 	{"user", "user"}, {"password", "password"}, {"sslRootCert", "sslrootcert"},
 }
 
-var execModes = map[string]pgx.QueryExecMode{
-	"cache_statement": pgx.QueryExecModeCacheStatement,
-	"cache_describe":  pgx.QueryExecModeCacheDescribe,
-	"describe_exec":   pgx.QueryExecModeDescribeExec,
-	"exec":            pgx.QueryExecModeExec,
-	"simple_protocol": pgx.QueryExecModeSimpleProtocol,
-}
-
 // poolConfig reads the metadata the way the PostgreSQL state store does:
 // connectionString (or the older url, or host/port/... keys), timeout,
 // maxConns, connectionMaxIdleTime and queryExecMode.
@@ -106,9 +98,9 @@ func poolConfig(props map[string]string) (*pgxpool.Config, time.Duration, error)
 		}
 	}
 	if v, ok := bindings.Prop(props, "queryExecMode"); ok {
-		mode, ok := execModes[v]
-		if !ok {
-			return nil, 0, fmt.Errorf("metadata queryExecMode: invalid value %q", v)
+		mode, err := pgmode.Parse(v)
+		if err != nil {
+			return nil, 0, err
 		}
 		pc.ConnConfig.DefaultQueryExecMode = mode
 	}

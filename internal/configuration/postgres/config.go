@@ -8,8 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/outrigger/outrigger/internal/pgmode"
 )
 
 // defaultTimeout bounds every query, as in Dapr.
@@ -85,14 +86,6 @@ func parseDuration(v string) (time.Duration, error) {
 	return time.ParseDuration(v)
 }
 
-var queryExecModes = map[string]pgx.QueryExecMode{
-	"cache_statement": pgx.QueryExecModeCacheStatement,
-	"cache_describe":  pgx.QueryExecModeCacheDescribe,
-	"describe_exec":   pgx.QueryExecModeDescribeExec,
-	"exec":            pgx.QueryExecModeExec,
-	"simple_protocol": pgx.QueryExecModeSimpleProtocol,
-}
-
 func (c config) poolConfig() (*pgxpool.Config, error) {
 	pc, err := pgxpool.ParseConfig(c.connString)
 	if err != nil {
@@ -106,9 +99,9 @@ func (c config) poolConfig() (*pgxpool.Config, error) {
 		pc.MaxConns = int32(min(c.maxConns, 1<<30))
 	}
 	if c.queryExecMode != "" {
-		mode, ok := queryExecModes[c.queryExecMode]
-		if !ok {
-			return nil, fmt.Errorf("metadata queryExecMode: %q is not one of cache_statement, cache_describe, describe_exec, exec, simple_protocol", c.queryExecMode)
+		mode, err := pgmode.Parse(c.queryExecMode)
+		if err != nil {
+			return nil, err
 		}
 		pc.ConnConfig.DefaultQueryExecMode = mode
 	}

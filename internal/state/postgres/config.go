@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/outrigger/outrigger/internal/pgmode"
 	"github.com/outrigger/outrigger/internal/state/internal/storeutil"
 )
 
@@ -131,14 +131,6 @@ func quoteConnValue(v string) string {
 	return "'" + v + "'"
 }
 
-var queryExecModes = map[string]pgx.QueryExecMode{
-	"cache_statement": pgx.QueryExecModeCacheStatement,
-	"cache_describe":  pgx.QueryExecModeCacheDescribe,
-	"describe_exec":   pgx.QueryExecModeDescribeExec,
-	"exec":            pgx.QueryExecModeExec,
-	"simple_protocol": pgx.QueryExecModeSimpleProtocol,
-}
-
 func (c config) poolConfig() (*pgxpool.Config, error) {
 	pc, err := pgxpool.ParseConfig(c.connString)
 	if err != nil {
@@ -152,9 +144,9 @@ func (c config) poolConfig() (*pgxpool.Config, error) {
 		pc.MaxConns = int32(min(c.maxConns, 1<<30))
 	}
 	if c.queryExecMode != "" {
-		mode, ok := queryExecModes[c.queryExecMode]
-		if !ok {
-			return nil, fmt.Errorf("invalid value for 'queryExecMode': %q", c.queryExecMode)
+		mode, err := pgmode.Parse(c.queryExecMode)
+		if err != nil {
+			return nil, err
 		}
 		pc.ConnConfig.DefaultQueryExecMode = mode
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outrigger/outrigger/internal/pgmode"
 	"github.com/outrigger/outrigger/internal/state"
 )
 
@@ -148,7 +149,7 @@ func TestKeysLike(t *testing.T) {
 // TestQueryExecModes runs the ETag paths under every queryExecMode, since
 // the xid and uuid arguments are encoded differently in each.
 func TestQueryExecModes(t *testing.T) {
-	for mode := range queryExecModes {
+	for _, mode := range pgmode.Names {
 		for _, v2 := range []bool{false, true} {
 			t.Run(mode+"/"+versionName(v2), func(t *testing.T) {
 				db := newTestDB(t)
