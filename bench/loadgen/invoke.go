@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -41,6 +43,78 @@ func startPair(ctx context.Context, cfg config, appProtocol string, appPort int,
 
 func (p *pair) stop() error {
 	return errors.Join(p.a.stop(), p.b.stop())
+}
+
+// App ids of the daprd pair: apart from the outrigger pair's, since daprd
+// finds its peer through mDNS, where any sidecar on the machine may answer.
+const (
+	daprdCallerID = "bench-daprd-a"
+	daprdTargetID = "bench-daprd-b"
+)
+
+// startDaprdPair starts two of Dapr's daprd, as startPair does outrigger;
+// A finds B through mDNS (daprd's standalone default), so it returns once
+// a call through A reaches the app.
+func startDaprdPair(ctx context.Context, cfg config, appProtocol string, appPort int) (*pair, error) {
+	b, err := launch(cfg.daprd, sidecarOpts{appID: daprdTargetID, daprd: true,
+		args: []string{"--app-port", strconv.Itoa(appPort), "--app-protocol", appProtocol}})
+	if err != nil {
+		return nil, fmt.Errorf("daprd b: %w", err)
+	}
+	if _, err := b.waitReady(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("daprd b: %w", err), b.stop())
+	}
+	a, err := launch(cfg.daprd, sidecarOpts{appID: daprdCallerID, daprd: true})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("daprd a: %w", err), b.stop())
+	}
+	p := &pair{a: a, b: b}
+	if _, err := a.waitReady(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("daprd a: %w", err), p.stop())
+	}
+	probe, err := daprdProbe(appProtocol, a)
+	if err != nil {
+		return nil, errors.Join(err, p.stop())
+	}
+	if err := waitRoute(ctx, probe); err != nil {
+		return nil, errors.Join(fmt.Errorf("daprd a → daprd b: %w", err), p.stop())
+	}
+	return p, nil
+}
+
+// daprdProbe is an echo client through daprd A, in the app's protocol.
+func daprdProbe(appProtocol string, a *sidecar) (echoClient, error) {
+	if appProtocol == "grpc" {
+		return newGRPCEcho(a.grpcPort, daprdTargetID)
+	}
+	return newHTTPEcho(a.httpPort, daprdTargetID), nil
+}
+
+// firstLines is s up to its n-th line.
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines = append(lines[:n], "…")
+	}
+	return strings.Join(lines, " ")
+}
+
+// waitRoute calls c until a call succeeds, for readyTimeout at most.
+func waitRoute(ctx context.Context, c echoClient) error {
+	defer c.close()
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	for {
+		err := c.call(ctx, 0)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no call got through in %v: %w", readyTimeout, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // staticConfig is A's Configuration: app b lives at B's internal gRPC port.
@@ -84,6 +158,13 @@ func runInvoke(ctx context.Context, cfg config, rep *report, progress io.Writer)
 		if err := os.MkdirAll(cfg.profileDir, 0o755); err != nil {
 			return fmt.Errorf("-invoke-cpuprofile: %w", err)
 		}
+	}
+	if cfg.daprd != "" {
+		out, err := exec.CommandContext(ctx, cfg.daprd, "--version").Output()
+		if err != nil {
+			return fmt.Errorf("-daprd: %s --version: %w", cfg.daprd, err)
+		}
+		rep.Daprd = fmt.Sprintf("%s, version %q", cfg.daprd, strings.TrimSpace(string(out)))
 	}
 	for _, tr := range []string{"http", "grpc"} {
 		name := "invoke/" + tr
@@ -131,10 +212,26 @@ func echoCase(ctx context.Context, cfg config, app *echoApp, transport string, p
 			err = serr
 		}
 	}()
+	// daprd is a guest here: if it cannot carry the case, the case is
+	// measured without it and the note says why.
+	var dp *pair
+	if cfg.daprd != "" {
+		var derr error
+		if dp, derr = startDaprdPair(ctx, cfg, proto, port); derr != nil {
+			notes = append(notes, fmt.Sprintf("invoke/%s: the %s path was not measured: %s", transport, pathDaprd, firstLines(derr.Error(), 4)))
+		}
+	}
+	if dp != nil {
+		defer func() {
+			if serr := dp.stop(); serr != nil && err == nil {
+				err = serr
+			}
+		}()
+	}
 	var ref *refPair
 	if transport == "http" {
 		if ref, err = startRefPair(ctx, app.httpPort); err != nil {
-			return nil, err
+			return notes, err
 		}
 		defer func() {
 			if serr := ref.stop(); serr != nil && err == nil {
@@ -142,9 +239,9 @@ func echoCase(ctx context.Context, cfg config, app *echoApp, transport string, p
 			}
 		}()
 	}
-	paths, err := echoPaths(transport, app, p, ref)
+	paths, err := echoPaths(transport, app, p, ref, dp)
 	if err != nil {
-		return nil, err
+		return notes, err
 	}
 	defer func() {
 		for _, c := range paths {
@@ -153,18 +250,21 @@ func echoCase(ctx context.Context, cfg config, app *echoApp, transport string, p
 	}()
 	for _, c := range paths {
 		if ph := drive(ctx, cfg.warmup, cfg.concurrency, c.client.call, randomKey); res.addErrors("warm-up "+c.name, &ph.errs) {
-			return nil, nil
+			return notes, nil
 		}
 	}
-	return echoPhases(ctx, cfg, p, paths, profiling, res)
+	more, err := echoPhases(ctx, cfg, p, paths, profiling, res)
+	return append(notes, more...), err
 }
 
 // The ways an echo travels: straight to the app, through the two reference
-// proxies (HTTP only), and through sidecars A and B.
+// proxies (HTTP only), through sidecars A and B, and, when asked for,
+// through two of Dapr's daprd.
 const (
 	pathDirect   = "direct"
 	pathProxies  = "proxies"
 	pathSidecars = "A→B"
+	pathDaprd    = "daprd A→B"
 )
 
 // echoPath is one way to the app and the two processes on it, whose CPU
@@ -175,25 +275,43 @@ type echoPath struct {
 	a, b   int // pids; 0 for the direct path
 }
 
-func echoPaths(transport string, app *echoApp, p *pair, ref *refPair) ([]echoPath, error) {
-	sidecars := func(c echoClient) echoPath { return echoPath{pathSidecars, c, p.a.pid(), p.b.pid()} }
+// echoPaths lists the paths, direct first; ref and dp may be nil.
+func echoPaths(transport string, app *echoApp, p *pair, ref *refPair, dp *pair) ([]echoPath, error) {
 	if transport == "http" {
-		paths := []echoPath{{name: pathDirect, client: newHTTPEcho(app.httpPort, 0)}}
+		paths := []echoPath{{name: pathDirect, client: newHTTPEcho(app.httpPort, "")}}
 		if ref != nil {
-			paths = append(paths, echoPath{pathProxies, newHTTPEcho(ref.a.port, 0), ref.a.pid(), ref.b.pid()})
+			paths = append(paths, echoPath{pathProxies, newHTTPEcho(ref.a.port, ""), ref.a.pid(), ref.b.pid()})
 		}
-		return append(paths, sidecars(newHTTPEcho(0, p.a.httpPort))), nil
+		paths = append(paths, echoPath{pathSidecars, newHTTPEcho(p.a.httpPort, targetAppID), p.a.pid(), p.b.pid()})
+		if dp != nil {
+			paths = append(paths, echoPath{pathDaprd, newHTTPEcho(dp.a.httpPort, daprdTargetID), dp.a.pid(), dp.b.pid()})
+		}
+		return paths, nil
 	}
-	direct, err := newGRPCEcho(app.grpcPort, false)
-	if err != nil {
+	var paths []echoPath
+	add := func(name string, port int, appID string, a, b int) error {
+		c, err := newGRPCEcho(port, appID)
+		if err != nil {
+			for _, p := range paths {
+				p.client.close()
+			}
+			return err
+		}
+		paths = append(paths, echoPath{name, c, a, b})
+		return nil
+	}
+	if err := add(pathDirect, app.grpcPort, "", 0, 0); err != nil {
 		return nil, err
 	}
-	proxied, err := newGRPCEcho(p.a.grpcPort, true)
-	if err != nil {
-		direct.close()
+	if err := add(pathSidecars, p.a.grpcPort, targetAppID, p.a.pid(), p.b.pid()); err != nil {
 		return nil, err
 	}
-	return []echoPath{{name: pathDirect, client: direct}, sidecars(proxied)}, nil
+	if dp != nil {
+		if err := add(pathDaprd, dp.a.grpcPort, daprdTargetID, dp.a.pid(), dp.b.pid()); err != nil {
+			return nil, err
+		}
+	}
+	return paths, nil
 }
 
 // echoPhases runs the open-loop then the closed-loop load, each as

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -139,8 +140,8 @@ func TestEchoAppOverHTTP(t *testing.T) {
 	defer app.close()
 	ctx := context.Background()
 	for name, c := range map[string]*httpEcho{
-		"direct":       newHTTPEcho(app.httpPort, 0),
-		"invoke paths": newHTTPEcho(0, fakeSidecar(t)),
+		"direct":       newHTTPEcho(app.httpPort, ""),
+		"invoke paths": newHTTPEcho(fakeSidecar(t), targetAppID),
 	} {
 		if err := c.call(ctx, 0); err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -167,7 +168,7 @@ func TestEchoAppOverGRPC(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer app.close()
-	direct, err := newGRPCEcho(app.grpcPort, false)
+	direct, err := newGRPCEcho(app.grpcPort, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +176,7 @@ func TestEchoAppOverGRPC(t *testing.T) {
 	if err := direct.call(context.Background(), 0); err != nil {
 		t.Fatal(err)
 	}
-	proxied, err := newGRPCEcho(app.grpcPort, true)
+	proxied, err := newGRPCEcho(app.grpcPort, targetAppID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,5 +369,61 @@ func TestPrintInvokeTable(t *testing.T) {
 	}
 	if strings.Contains(out, "Startup:") {
 		t.Error("an invoke-only run printed the state suite")
+	}
+	if strings.Contains(out, "sidecars vs daprd") || !strings.Contains(out, "pass it with -daprd") {
+		t.Errorf("a run without -daprd compared with daprd, or did not say how to:\n%s", out)
+	}
+
+	// With daprd measured beside them, a second comparison line, and the
+	// binary named.
+	inv := &r.Invoke[0]
+	inv.Phases = append(inv.Phases, invokePhase{Load: "open 1000 req/s", Path: pathDaprd, ReqPerSec: 1000, P50US: 900,
+		SidecarACPUMSPer1k: 250, SidecarBCPUMSPer1k: 250, SendLagP99US: &lag})
+	inv.Added = append(inv.Added, addedDelay{Load: "open 1000 req/s", Path: pathDaprd, P50US: 800})
+	r.Daprd = `/opt/daprd, version "1.9.6"`
+	b.Reset()
+	if err := printTable(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	out = b.String()
+	for _, want := range []string{"added (daprd A→B)", "+800 µs",
+		"sidecars vs daprd: A+B CPU 150 vs 500 µs/req (0.30×), added p50 +300 vs +800 µs",
+		`two daprd (/opt/daprd, version "1.9.6")`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// A daprd is started with its flags alone; outrigger with its subcommand.
+func TestSidecarArgsDaprd(t *testing.T) {
+	for _, daprd := range []bool{false, true} {
+		args, _, err := sidecarArgs(t.TempDir(), sidecarOpts{appID: "x", daprd: daprd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := args[0] == "sidecar"; got == daprd {
+			t.Errorf("daprd %v: args %q", daprd, args)
+		}
+		if !slices.Contains(args, "--app-id") || !slices.Contains(args, "--resources-path") {
+			t.Errorf("daprd %v: common flags missing from %q", daprd, args)
+		}
+	}
+}
+
+func TestFirstLines(t *testing.T) {
+	tests := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"one", 2, "one"},
+		{"a\nb", 2, "a b"},
+		{"a\nb\nc\nd", 2, "a b …"},
+	}
+	for _, tt := range tests {
+		if got := firstLines(tt.in, tt.n); got != tt.want {
+			t.Errorf("firstLines(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		}
 	}
 }

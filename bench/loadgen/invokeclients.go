@@ -46,12 +46,13 @@ type httpEcho struct {
 	url    string
 }
 
-// newHTTPEcho calls the app itself when sidecarPort is 0, otherwise the
-// echo method of app b through the sidecar's invoke API.
-func newHTTPEcho(appPort, sidecarPort int) *httpEcho {
-	url := "http://127.0.0.1:" + strconv.Itoa(appPort) + "/echo"
-	if sidecarPort != 0 {
-		url = "http://127.0.0.1:" + strconv.Itoa(sidecarPort) + "/v1.0/invoke/" + targetAppID + "/method/echo"
+// newHTTPEcho calls the echo app (or a proxy in front of it) on port when
+// appID is "", otherwise app appID's echo method through the invoke API
+// of the sidecar on port.
+func newHTTPEcho(port int, appID string) *httpEcho {
+	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/echo"
+	if appID != "" {
+		url = "http://127.0.0.1:" + strconv.Itoa(port) + "/v1.0/invoke/" + appID + "/method/echo"
 	}
 	return &httpEcho{client: newKeepAliveClient(), url: url}
 }
@@ -91,8 +92,9 @@ type grpcEcho struct {
 	req    *testpb.SimpleRequest
 }
 
-// newGRPCEcho dials port; with proxied set, the call carries dapr-app-id.
-func newGRPCEcho(port int, proxied bool) (*grpcEcho, error) {
+// newGRPCEcho dials port; unless appID is "", calls carry it as
+// dapr-app-id, for the sidecar on port to proxy them.
+func newGRPCEcho(port int, appID string) (*grpcEcho, error) {
 	conn, err := grpc.NewClient("127.0.0.1:"+strconv.Itoa(port),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -100,8 +102,8 @@ func newGRPCEcho(port int, proxied bool) (*grpcEcho, error) {
 	}
 	g := &grpcEcho{conn: conn, client: testpb.NewTestServiceClient(conn),
 		req: &testpb.SimpleRequest{Payload: &testpb.Payload{Body: echoBody}}}
-	if proxied {
-		g.md = metadata.Pairs("dapr-app-id", targetAppID)
+	if appID != "" {
+		g.md = metadata.Pairs("dapr-app-id", appID)
 	}
 	return g, nil
 }

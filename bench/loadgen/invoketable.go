@@ -45,20 +45,22 @@ func printInvoke(tw io.Writer, r *report) {
 }
 
 // printAgainstReference gives, for each load, the sidecars' CPU and added
-// latency as multiples of the reference proxies' in the same run.
+// latency beside the reference proxies' and daprd's in the same run.
 func printAgainstReference(tw io.Writer, inv invokeResult) {
 	for _, p := range inv.Phases {
 		if p.Path != pathSidecars {
 			continue
 		}
-		ref, ok := inv.phase(p.Load, pathProxies)
 		addS, okS := inv.added(p.Load, pathSidecars)
-		addR, okR := inv.added(p.Load, pathProxies)
-		if !ok || !okS || !okR || ref.bothCPUUSPerReq() <= 0 {
-			continue
+		for _, other := range []struct{ path, name string }{{pathProxies, "reference proxies"}, {pathDaprd, "daprd"}} {
+			ref, ok := inv.phase(p.Load, other.path)
+			addR, okR := inv.added(p.Load, other.path)
+			if !ok || !okS || !okR || ref.bothCPUUSPerReq() <= 0 {
+				continue
+			}
+			fmt.Fprintf(tw, "%s: sidecars vs %s: A+B CPU %.0f vs %.0f µs/req (%.2f×), added p50 %+.0f vs %+.0f µs\n",
+				p.Load, other.name, p.bothCPUUSPerReq(), ref.bothCPUUSPerReq(), p.bothCPUUSPerReq()/ref.bothCPUUSPerReq(), addS.P50US, addR.P50US)
 		}
-		fmt.Fprintf(tw, "%s: sidecars vs reference proxies: A+B CPU %.0f vs %.0f µs/req (%.2f×), added p50 %+.0f vs %+.0f µs\n",
-			p.Load, p.bothCPUUSPerReq(), ref.bothCPUUSPerReq(), p.bothCPUUSPerReq()/ref.bothCPUUSPerReq(), addS.P50US, addR.P50US)
 	}
 }
 
@@ -96,11 +98,16 @@ func printStreams(tw io.Writer, r *report) {
 	}
 }
 
-// printDaprInvoke gives Dapr's figures for context. They come from our
-// issue; this tool did not measure them.
-func printDaprInvoke(tw io.Writer) {
+// printDaprInvoke gives Dapr's figures for context: those from our issue,
+// which this tool did not measure, and whether a daprd ran beside ours.
+func printDaprInvoke(tw io.Writer, r *report) {
 	fmt.Fprintln(tw, "\nDapr's service invocation figures, from our issue (NOT measured by this run):")
 	fmt.Fprintln(tw, "  Dapr 1.17 adds +1.06 ms p50 (HTTP) and +1.68 ms (gRPC); two daprd spend about 490 µs CPU per request.")
+	if r.Daprd != "" {
+		fmt.Fprintf(tw, "Measured in this run, on the %q rows: two daprd (%s).\n", pathDaprd, r.Daprd)
+	} else {
+		fmt.Fprintln(tw, "  To measure a daprd binary side by side, pass it with -daprd.")
+	}
 }
 
 func mibs(bytes int64) string { return fmt.Sprintf("%.1f MiB", float64(bytes)/mib) }

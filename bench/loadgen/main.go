@@ -35,6 +35,7 @@ type config struct {
 	rounds         int           // each load's time is split into this many rounds of every path
 	streamMiB      int
 	profileDir     string // where to write the sidecars' CPU profiles; "" for none
+	daprd          string // a Dapr daprd binary to measure side by side; "" for none
 
 	// Pub/sub; the open loop uses rate and duration.
 	pubsubLoad       time.Duration // publish-rate, max-rate and bulk loads
@@ -111,6 +112,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.rounds, "rounds", 5, "invoke: interleaved rounds of every path each load is split into")
 	fs.IntVar(&cfg.streamMiB, "stream-mib", 100, "invoke: MiB streamed through A→B in each direction")
 	fs.StringVar(&cfg.profileDir, "invoke-cpuprofile", "", "invoke: write both sidecars' CPU profiles of each open loop to this dir")
+	fs.StringVar(&cfg.daprd, "daprd", "", "invoke: path to a Dapr daprd binary; invoke/http and invoke/grpc then also measure two daprd side by side (found through mDNS, daprd's standalone default)")
 	fs.DurationVar(&cfg.pubsubLoad, "pubsub-load", 3*time.Second, "pubsub: publishing time of the publish-rate, max-rate and bulk loads")
 	fs.IntVar(&cfg.durableN, "pubsub-durable-n", 20000, "pubsub: messages published in the sqlite kill -9 check")
 	fs.StringVar(&cfg.redisAddr, "redis", "127.0.0.1:6379", "pubsub, blocks: Redis for pubsub.redis and lock.redis (\"\" skips them)")

@@ -31,7 +31,7 @@ func TestReferencePairForwardsToTheApp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newHTTPEcho(ref.a.port, 0)
+	c := newHTTPEcho(ref.a.port, "")
 	for i := range 3 {
 		if err := c.call(context.Background(), i); err != nil {
 			t.Fatalf("echo %d through the reference proxies: %v", i, err)

@@ -26,7 +26,9 @@ type report struct {
 	InvokeClosedSeconds float64        `json:"invoke_closed_seconds,omitempty"`
 	InvokeRounds        int            `json:"invoke_rounds,omitempty"`
 	Invoke              []invokeResult `json:"invoke,omitempty"`
-	Streams             []streamResult `json:"streams,omitempty"`
+	// Daprd is the daprd binary measured side by side, with its version.
+	Daprd   string         `json:"daprd,omitempty"`
+	Streams []streamResult `json:"streams,omitempty"`
 	// Pub/sub: the open-loop rate and time, and the closed loads' time.
 	PubsubRate        int            `json:"pubsub_rate,omitempty"`
 	PubsubOpenSeconds float64        `json:"pubsub_open_seconds,omitempty"`

@@ -54,6 +54,9 @@ type sidecarOpts struct {
 	config    string            // Configuration YAML written beside the resources; "" for none
 	files     map[string]string // further resource files: name -> YAML
 	args      []string          // further flags, e.g. --app-port
+	// daprd: the binary is Dapr's daprd, which takes its flags without
+	// outrigger's "sidecar" subcommand.
+	daprd bool
 }
 
 // startSidecar starts a state-suite sidecar: app id "bench" and one store.
@@ -109,7 +112,11 @@ func sidecarArgs(dir string, o sidecarOpts) ([]string, []int, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	args := []string{"sidecar", "--app-id", o.appID,
+	var args []string
+	if !o.daprd {
+		args = append(args, "sidecar")
+	}
+	args = append(args, "--app-id", o.appID,
 		"--dapr-http-port", strconv.Itoa(ports[0]),
 		"--dapr-grpc-port", strconv.Itoa(ports[1]),
 		// Explicit ports so parallel sidecars (and other tests on the
@@ -117,7 +124,7 @@ func sidecarArgs(dir string, o sidecarOpts) ([]string, []int, error) {
 		"--dapr-internal-grpc-port", strconv.Itoa(ports[2]),
 		"--metrics-port", strconv.Itoa(ports[3]),
 		"--resources-path", res,
-		"--log-level", "warn"}
+		"--log-level", "warn")
 	if o.profiling {
 		args = append(args, "--enable-profiling", "--profile-port", strconv.Itoa(ports[4]))
 	}

@@ -36,7 +36,7 @@ func streamCase(ctx context.Context, cfg config, app *echoApp, res *streamResult
 	}()
 	// One small call first, so connections and name resolution are in
 	// place and the growth measured is the body's alone.
-	warm := newHTTPEcho(0, p.a.httpPort)
+	warm := newHTTPEcho(p.a.httpPort, targetAppID)
 	err = warm.call(ctx, 0)
 	warm.close()
 	if err != nil {

@@ -51,7 +51,7 @@ func printTable(w io.Writer, r *report) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s %g %s\t%s\n", t.Figure, value, op, t.Limit, t.Unit, t.Result)
 	}
 	if r.includes("invoke") {
-		printDaprInvoke(tw)
+		printDaprInvoke(tw, r)
 	}
 	if r.includes("pubsub") {
 		printDaprPubsub(tw)
