@@ -48,11 +48,12 @@ staticcheck:
 	$(GO) run $(STATICCHECK) ./...
 	cd compat && $(GO) run $(STATICCHECK) ./...
 
-# End-to-end load against the built sidecar (see bench/README.md).
+# End-to-end load against the built sidecar (see bench/README.md);
+# DAPRD=/path/to/daprd also measures Dapr's daprd beside it.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20000x ./internal/api/http/
 	$(GO) test -run '^$$' -bench InvokeThroughSidecars -benchtime 5000x ./internal/sidecar/
-	$(GO) run ./bench/loadgen -bin $(BIN)/outrigger
+	$(GO) run ./bench/loadgen -bin $(BIN)/outrigger $(if $(DAPRD),-daprd $(DAPRD))
 
 clean:
 	rm -rf $(BIN)
