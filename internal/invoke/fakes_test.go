@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,8 @@ import (
 	commonv1 "github.com/dapr/dapr/pkg/proto/common/v1"
 	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/outrigger/outrigger/internal/appchannel"
 	"github.com/outrigger/outrigger/internal/nameresolution"
@@ -162,6 +165,35 @@ func serve(t testing.TB, srv internalsv1.ServiceInvocationServer) string {
 	}
 	gs := grpc.NewServer(ServerOptions(0)...)
 	internalsv1.RegisterServiceInvocationServer(gs, srv)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = gs.Serve(lis)
+	}()
+	t.Cleanup(func() {
+		gs.Stop()
+		<-done
+	})
+	return lis.Addr().String()
+}
+
+// serveAsOldDaprd serves only srv's CallLocal, as daprd 1.9.6 does:
+// every other method (CallLocalStream, the peer hello) reaches a gRPC
+// proxy handler that refuses it as daprd's does, with code Unknown.
+func serveAsOldDaprd(t testing.TB, srv internalsv1.ServiceInvocationServer) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refuse := func(any, grpc.ServerStream) error {
+		return status.Error(codes.Unknown, "failed to proxy request: required metadata dapr-app-id not found")
+	}
+	gs := grpc.NewServer(append(ServerOptions(0), grpc.UnknownServiceHandler(refuse))...)
+	desc := internalsv1.ServiceInvocation_ServiceDesc
+	desc.Methods = slices.DeleteFunc(slices.Clone(desc.Methods), func(m grpc.MethodDesc) bool { return m.MethodName != "CallLocal" })
+	desc.Streams = nil
+	gs.RegisterService(&desc, srv)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

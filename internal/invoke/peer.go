@@ -42,9 +42,10 @@ import (
 // off after its head ends the connection, so the caller sees it short.
 //
 // A sidecar finds out whether a peer speaks this with one gRPC call per
-// connection (peerHelloMethod): Dapr's sidecars answer Unimplemented and
-// keep being called over gRPC. Without plaintext between sidecars (mTLS)
-// the protocol is not used.
+// connection (peerHelloMethod): Dapr's sidecars refuse it (Unimplemented,
+// or their gRPC proxy's refusal, see peerLacksMethod) and keep being
+// called over gRPC. Without plaintext between sidecars (mTLS) the
+// protocol is not used.
 const (
 	peerPath        = "/outrigger.internal.v1/invoke"
 	peerInvokeType  = "application/x-outrigger-invoke"

@@ -98,8 +98,19 @@ func eachTransport(t *testing.T, test func(t *testing.T, connect connectFunc)) {
 	})
 }
 
+// A Dapr sidecar has no hello: it refuses it as Unimplemented, or, as
+// daprd does, through its gRPC proxy.
 func TestPeerNotUsedWithoutHello(t *testing.T) {
-	addr := serve(t, NewServer(echoApp(t), nil)) // as a Dapr sidecar: no hello
+	for name, serveFunc := range map[string]func(testing.TB, internalsv1.ServiceInvocationServer) string{
+		"unimplemented":       serve,
+		"daprd proxy refusal": serveAsOldDaprd,
+	} {
+		t.Run(name, func(t *testing.T) { testPeerNotUsedWithoutHello(t, serveFunc) })
+	}
+}
+
+func testPeerNotUsedWithoutHello(t *testing.T, serveFunc func(testing.TB, internalsv1.ServiceInvocationServer) string) {
+	addr := serveFunc(t, NewServer(echoApp(t), nil))
 	inv := newCaller(t, map[string]string{"callee": addr}, nil)
 	pc, err := inv.conns.pooled(addr)
 	if err != nil {

@@ -38,7 +38,7 @@ const (
 type peerSupport struct{ state atomic.Int32 }
 
 // Timings of the hello call: how long one may take, and how long to wait
-// before asking again after a failure other than Unimplemented.
+// before asking again after a failure other than a refusal (peerLacksMethod).
 const (
 	peerHelloTimeout = 5 * time.Second
 	peerHelloRetry   = 5 * time.Second
@@ -68,11 +68,11 @@ func (i *Invoker) askPeer(c *pooledConn) {
 	ctx, cancel := context.WithTimeout(context.Background(), peerHelloTimeout)
 	defer cancel()
 	err := c.conn.Invoke(ctx, peerHelloMethod, &emptypb.Empty{}, &emptypb.Empty{}, grpc.WaitForReady(true))
-	switch status.Code(err) {
-	case codes.OK:
+	switch {
+	case err == nil:
 		c.peer.state.Store(peerYes)
 		i.log.Debug("service invocation: the peer speaks Outrigger's peer protocol", "address", c.addr)
-	case codes.Unimplemented:
+	case peerLacksMethod(err):
 		c.peer.state.Store(peerNo)
 	default:
 		time.AfterFunc(peerHelloRetry, func() { c.peer.state.CompareAndSwap(peerProbing, peerUnknown) })

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	commonv1 "github.com/dapr/dapr/pkg/proto/common/v1"
@@ -62,14 +63,15 @@ func (i *Invoker) invokeRemote(ctx context.Context, id string, t target, req *ap
 		// runs when nothing was sent, so body may be inspected in those
 		// cases alone.
 		code := status.Code(err)
+		lacks := peerLacksMethod(err)
 		switch {
-		case code == codes.Unimplemented && body.replayable():
+		case lacks && body.replayable():
 			resp, err := callUnary(ctx, conn, msg, body)
 			if err != nil {
 				return nil, invokeErr(id, err)
 			}
 			return resp, nil
-		case code == codes.Unimplemented:
+		case lacks:
 			// The body outgrew what is kept for a resend before the refusal
 			// came back.
 			body.settle()
@@ -87,6 +89,28 @@ func (i *Invoker) invokeRemote(ctx context.Context, id string, t target, req *ap
 			return nil, invokeErr(id, err)
 		}
 	}
+}
+
+// proxyRefusal starts the error daprd gives for a method its internal
+// gRPC server does not have: the call goes to its gRPC proxy, which
+// refuses it for want of a target app id with code Unknown, not
+// Unimplemented. daprd 1.9.6 says "failed to proxy request: required
+// metadata dapr-app-id not found"; later releases also name
+// dapr-callee-app-id.
+const proxyRefusal = "failed to proxy request: required metadata"
+
+// peerLacksMethod reports whether a call failed because the peer does not
+// have the method: Unimplemented, or daprd's proxy refusal (how a daprd
+// without CallLocalStream, such as 1.9.6, answers it, and our hello).
+func peerLacksMethod(err error) bool {
+	s := status.Convert(err)
+	switch s.Code() {
+	case codes.Unimplemented:
+		return true
+	case codes.Unknown:
+		return strings.HasPrefix(s.Message(), proxyRefusal)
+	}
+	return false
 }
 
 // invokeErr maps a failed call to ERR_DIRECT_INVOKE; an access-control
@@ -251,7 +275,7 @@ func (i *Invoker) callStream(ctx context.Context, conn *grpc.ClientConn, msg *in
 	if err != nil {
 		err = streamErr(sctx, err)
 		cancel(err)
-		if done != nil && status.Code(err) == codes.Unimplemented {
+		if done != nil && peerLacksMethod(err) {
 			<-done // the fallback needs the body back
 		}
 		return nil, sent, err

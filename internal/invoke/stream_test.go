@@ -228,9 +228,20 @@ func (p *legacyPeer) CallLocal(_ context.Context, in *internalsv1.InternalInvoke
 	}, nil
 }
 
+// A peer without CallLocalStream gets CallLocal, whether it refuses the
+// stream as Unimplemented or, as daprd does, through its gRPC proxy.
 func TestInvokeFallsBackToCallLocal(t *testing.T) {
+	for name, serveFunc := range map[string]func(testing.TB, internalsv1.ServiceInvocationServer) string{
+		"unimplemented":       serve,
+		"daprd proxy refusal": serveAsOldDaprd,
+	} {
+		t.Run(name, func(t *testing.T) { testFallsBackToCallLocal(t, serveFunc) })
+	}
+}
+
+func testFallsBackToCallLocal(t *testing.T, serveFunc func(testing.TB, internalsv1.ServiceInvocationServer) string) {
 	peer := &legacyPeer{}
-	addr := serve(t, peer)
+	addr := serveFunc(t, peer)
 	inv := newCaller(t, map[string]string{"old": addr}, nil)
 	tests := []struct {
 		name string
