@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	commonv1 "github.com/dapr/dapr/pkg/proto/common/v1"
 	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -90,7 +91,7 @@ func (s *Server) servePeer(ctx context.Context, w http.ResponseWriter, r *http.R
 		writePeerError(w, err)
 		return err
 	}
-	return writePeerResponse(w, resp)
+	return writePeerResponse(w, resp, msg.GetMessage().GetHttpExtension().GetVerb() == commonv1.HTTPExtension_HEAD)
 }
 
 // peerRequestBody is the body for the app: nil when empty, in memory when
@@ -137,7 +138,9 @@ func writePeerError(w http.ResponseWriter, err error) {
 // writePeerResponse sends the app's answer: the head, then the body as
 // the app sends it. A small answer goes out sized, in one write; a longer
 // one chunked, each read flushed so streamed responses keep their pace.
-func writePeerResponse(w http.ResponseWriter, resp *appchannel.Response) error {
+// toHEAD tells that the call was a HEAD request, whose answer has no body
+// whatever its Content-Length says.
+func writePeerResponse(w http.ResponseWriter, resp *appchannel.Response, toHEAD bool) error {
 	defer closeBody(resp)
 	msg, body, err := splitResponse(resp)
 	if err != nil {
@@ -153,7 +156,7 @@ func writePeerResponse(w http.ResponseWriter, resp *appchannel.Response) error {
 		bp := getChunk()
 		defer putChunk(bp)
 		buf = *bp
-		if n, ok := knownLength(msg, body); ok && n <= len(buf) {
+		if n, ok := knownLength(msg, body, toHEAD); ok && n <= len(buf) {
 			if _, err := io.ReadFull(body, buf[:n]); err != nil {
 				err = status.Errorf(codes.Internal, "error reading app response: %v", noEOF(err))
 				writePeerError(w, err) // nothing went out yet
@@ -200,10 +203,17 @@ func writePeerResponse(w http.ResponseWriter, resp *appchannel.Response) error {
 }
 
 // knownLength is the length of the app's answer when known up front: an
-// in-memory body (gRPC apps), or the Content-Length an HTTP app sent.
-func knownLength(msg *internalsv1.InternalInvokeResponse, body io.Reader) (int, bool) {
+// in-memory body, or the Content-Length an HTTP app sent, except where
+// that describes content the answer never carries (to HEAD; 1xx, 204 and
+// 304, RFC 9110 section 8.6): there the body is read as it comes. gRPC
+// status codes (0 to 16) are never taken for HTTP ones here.
+func knownLength(msg *internalsv1.InternalInvokeResponse, body io.Reader, toHEAD bool) (int, bool) {
 	if b, ok := body.(interface{ Len() int }); ok {
 		return b.Len(), true
+	}
+	code := msg.GetStatus().GetCode()
+	if toHEAD || (code >= 100 && code < 200) || code == http.StatusNoContent || code == http.StatusNotModified {
+		return 0, false
 	}
 	for k, v := range msg.GetHeaders() {
 		if strings.EqualFold(k, "Content-Length") && len(v.GetValues()) == 1 {

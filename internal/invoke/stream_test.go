@@ -7,7 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -578,4 +581,72 @@ func TestInvokeGRPCAppStatus(t *testing.T) {
 	if body := strings.ReplaceAll(rec.Body.String(), " ", ""); rec.Code != 404 || body != `{"code":5,"message":"nosuchorder"}` {
 		t.Errorf("got %d %s", rec.Code, rec.Body.String())
 	}
+}
+
+// Answers without content, whatever Content-Length they declare (to HEAD,
+// 204, 304), arrive whole with the app's status and headers. The peer
+// protocol once read the declared length as the body's and failed.
+func TestInvokeAnswersWithoutContent(t *testing.T) {
+	eachTransport(t, func(t *testing.T, connect connectFunc) {
+		inv := connect(NewServer(httpAppChannel(t, func(w http.ResponseWriter, r *http.Request) {
+			code := http.StatusOK
+			switch r.URL.Path {
+			case "/none":
+				code = http.StatusNoContent
+			case "/same":
+				code = http.StatusNotModified
+			}
+			w.Header().Set("Content-Length", "17")
+			w.Header().Set("X-From-App", "yes")
+			w.WriteHeader(code)
+			_, _ = io.WriteString(w, "seventeen bytes!!") // not sent: net/http drops it
+		}), nil))
+		tests := []struct {
+			verb, method string
+			code         int
+		}{
+			{http.MethodHead, "head", http.StatusOK},
+			{http.MethodGet, "none", http.StatusNoContent},
+			{http.MethodGet, "same", http.StatusNotModified},
+		}
+		for _, tt := range tests {
+			t.Run(tt.method, func(t *testing.T) {
+				resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, tt.verb, tt.method, "", nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if body := readBody(t, resp); body != "" {
+					t.Errorf("body = %q", body)
+				}
+				if c := resp.Message.GetStatus().GetCode(); c != int32(tt.code) {
+					t.Errorf("status = %d, want %d", c, tt.code)
+				}
+				if firstMD(resp.Message.GetHeaders(), "x-from-app") != "yes" {
+					t.Errorf("headers = %v", resp.Message.GetHeaders())
+				}
+			})
+		}
+	})
+}
+
+// httpAppChannel is a real HTTP app channel to an app serving h, so the
+// app's answers go through net/http's rules, unlike handlerChannel.
+func httpAppChannel(t *testing.T, h http.HandlerFunc) appchannel.Channel {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := appchannel.New(context.Background(), appchannel.Config{Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Close() })
+	return ch
 }
