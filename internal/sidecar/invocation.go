@@ -131,11 +131,13 @@ func (inv *invocation) serveInternal(ln net.Listener, log *slog.Logger) {
 		IdleTimeout:       invoke.PeerServerIdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	// Stopping closes the split listener before draining the servers, so
+	// a server may end with its listener closed: that is no failure.
 	run := func(name string, serve func() error) {
 		inv.wg.Add(1)
 		go func() {
 			defer inv.wg.Done()
-			if err := serve(); err != nil && !errors.Is(err, grpc.ErrServerStopped) && !errors.Is(err, http.ErrServerClosed) {
+			if err := serve(); err != nil && !errors.Is(err, grpc.ErrServerStopped) && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 				log.Error(name+" stopped", "error", err)
 			}
 		}()

@@ -39,7 +39,7 @@ func BenchmarkInvokeThroughSidecars(b *testing.B) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	calleePorts := startBenchSidecar(ctx, b, "bench-callee", "--app-port", strconv.Itoa(appPort))
+	calleePorts := startTestSidecar(ctx, b, discardLog, "bench-callee", "--app-port", strconv.Itoa(appPort))
 	// The caller finds the callee through the static resolver, as in the
 	// loadgen suite: no mDNS traffic, nothing from the machine's network.
 	config := filepath.Join(b.TempDir(), "config.yaml")
@@ -57,7 +57,7 @@ spec:
 	if err != nil {
 		b.Fatal(err)
 	}
-	callerPorts := startBenchSidecar(ctx, b, "bench-caller", "--config", config)
+	callerPorts := startTestSidecar(ctx, b, discardLog, "bench-caller", "--config", config)
 
 	body := bytes.Repeat([]byte("x"), 1024)
 	client := &http.Client{}
@@ -103,12 +103,14 @@ func post(client *http.Client, url string, body []byte) error {
 	return nil
 }
 
-// benchPorts are a benchmark sidecar's HTTP API and internal ports.
+// benchPorts are a test sidecar's HTTP API and internal ports.
 type benchPorts struct{ http, internal int }
 
-// startBenchSidecar runs a sidecar with its own ports and an empty
-// resources folder until ctx ends.
-func startBenchSidecar(ctx context.Context, b *testing.B, appID string, extra ...string) benchPorts {
+var discardLog = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// startTestSidecar runs a sidecar with its own ports and an empty
+// resources folder until ctx ends; cleanup waits for it to stop.
+func startTestSidecar(ctx context.Context, b testing.TB, log *slog.Logger, appID string, extra ...string) benchPorts {
 	b.Helper()
 	ports := make([]int, 4)
 	for i := range ports {
@@ -127,7 +129,6 @@ func startBenchSidecar(ctx context.Context, b *testing.B, appID string, extra ..
 	if err != nil {
 		b.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, opts, log) }()
 	b.Cleanup(func() {
