@@ -650,3 +650,78 @@ func httpAppChannel(t *testing.T, h http.HandlerFunc) appchannel.Channel {
 	t.Cleanup(func() { _ = ch.Close() })
 	return ch
 }
+
+// Whatever shape an HTTP app's answer has, both transports relay its
+// status, headers and body bytes unchanged.
+func TestInvokeRelaysAppAnswersAsIs(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
+	gz := "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\x00\x00\x00\xff\xff\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+	tests := []struct {
+		name    string
+		serve   func(w http.ResponseWriter)
+		status  int
+		headers map[string][]string // lower-case keys, as the metadata has them
+		body    string
+	}{
+		{"chunked, no length", func(w http.ResponseWriter) {
+			for _, s := range []string{"one ", "two ", "three"} {
+				_, _ = io.WriteString(w, s)
+				w.(http.Flusher).Flush()
+			}
+		}, http.StatusOK, nil, "one two three"},
+		{"compressed bytes stay compressed", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Set("Content-Length", strconv.Itoa(len(gz)))
+			_, _ = io.WriteString(w, gz)
+		}, http.StatusOK, map[string][]string{"content-encoding": {"gzip"}}, gz},
+		{"1 MiB with a length", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+			_, _ = io.WriteString(w, big)
+		}, http.StatusOK, nil, big},
+		{"empty with a zero length", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Length", "0")
+		}, http.StatusOK, nil, ""},
+		{"created, with a location", func(w http.ResponseWriter) {
+			w.Header().Set("Location", "/orders/7")
+			w.WriteHeader(http.StatusCreated)
+			_, _ = io.WriteString(w, "made")
+		}, http.StatusCreated, map[string][]string{"location": {"/orders/7"}}, "made"},
+		{"several cookies", func(w http.ResponseWriter) {
+			w.Header().Add("Set-Cookie", "a=1")
+			w.Header().Add("Set-Cookie", "b=2")
+		}, http.StatusOK, map[string][]string{"set-cookie": {"a=1", "b=2"}}, ""},
+		{"error status with a body", func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusTeapot)
+			_, _ = io.WriteString(w, "short and stout")
+		}, http.StatusTeapot, nil, "short and stout"},
+	}
+	eachTransport(t, func(t *testing.T, connect connectFunc) {
+		serves := map[string]func(http.ResponseWriter){}
+		for _, tt := range tests {
+			serves["/"+strings.ReplaceAll(tt.name, " ", "-")] = tt.serve
+		}
+		inv := connect(NewServer(httpAppChannel(t, func(w http.ResponseWriter, r *http.Request) {
+			serves[r.URL.Path](w)
+		}), nil))
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				method := strings.ReplaceAll(tt.name, " ", "-")
+				resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodGet, method, "", nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := readBody(t, resp); got != tt.body {
+					t.Errorf("body: %d bytes, want %d", len(got), len(tt.body))
+				}
+				if c := resp.Message.GetStatus().GetCode(); c != int32(tt.status) {
+					t.Errorf("status = %d, want %d", c, tt.status)
+				}
+				for k, want := range tt.headers {
+					if got := resp.Message.GetHeaders()[k].GetValues(); strings.Join(got, "|") != strings.Join(want, "|") {
+						t.Errorf("header %s = %q, want %q", k, got, want)
+					}
+				}
+			})
+		}
+	})
+}
