@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -719,6 +720,67 @@ func TestInvokeRelaysAppAnswersAsIs(t *testing.T) {
 				for k, want := range tt.headers {
 					if got := resp.Message.GetHeaders()[k].GetValues(); strings.Join(got, "|") != strings.Join(want, "|") {
 						t.Errorf("header %s = %q, want %q", k, got, want)
+					}
+				}
+			})
+		}
+	})
+}
+
+// Whatever shape a request has, both transports hand the HTTP app the
+// same verb, query, headers and body bytes.
+func TestInvokeRelaysRequestsAsIs(t *testing.T) {
+	big := strings.Repeat("abcdefgh", 25<<10) // 200 KiB
+	tests := []struct {
+		name, verb, query, body string
+		header                  http.Header
+		unsized                 bool // the body's length is not declared
+	}{
+		{name: "head", verb: http.MethodHead},
+		{name: "delete", verb: http.MethodDelete},
+		{name: "options", verb: http.MethodOptions},
+		{name: "get with a body", verb: http.MethodGet, body: "unusual"},
+		{name: "query kept raw", verb: http.MethodGet, query: "a=1&b=x%20y&c=%2F&a=2"},
+		{name: "repeated header", verb: http.MethodPost, body: "x", header: http.Header{"X-Many": {"1", "2"}}},
+		{name: "compressed body", verb: http.MethodPost, body: "\x1f\x8b\x08\x00", header: http.Header{"Content-Encoding": {"gzip"}}},
+		{name: "large, sized", verb: http.MethodPut, body: big},
+		{name: "large, unsized", verb: http.MethodPut, body: big, unsized: true},
+	}
+	eachTransport(t, func(t *testing.T, connect connectFunc) {
+		type seenReq struct {
+			verb, query, body string
+			header            http.Header
+		}
+		var mu sync.Mutex
+		seenBy := map[string]seenReq{}
+		inv := connect(NewServer(httpAppChannel(t, func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			seenBy[r.URL.Path] = seenReq{r.Method, r.URL.RawQuery, string(b), r.Header.Clone()}
+			mu.Unlock()
+		}), nil))
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				method := strings.ReplaceAll(strings.ReplaceAll(tt.name, " ", "-"), ",", "")
+				req := newRequest(t, tt.verb, method, tt.body, tt.header)
+				req.Message.Message.HttpExtension.Querystring = tt.query
+				if tt.unsized {
+					req.Body = io.MultiReader(strings.NewReader(tt.body))
+				}
+				resp, err := inv.Invoke(context.Background(), "callee", req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				readBody(t, resp)
+				mu.Lock()
+				got := seenBy["/"+method]
+				mu.Unlock()
+				if got.verb != tt.verb || got.query != tt.query || got.body != tt.body {
+					t.Errorf("app saw %s ?%s with %d body bytes, want %s ?%s with %d", got.verb, got.query, len(got.body), tt.verb, tt.query, len(tt.body))
+				}
+				for k, want := range tt.header {
+					if g := got.header.Values(k); strings.Join(g, "|") != strings.Join(want, "|") {
+						t.Errorf("app header %s = %q, want %q", k, g, want)
 					}
 				}
 			})
