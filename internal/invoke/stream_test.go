@@ -787,3 +787,45 @@ func TestInvokeRelaysRequestsAsIs(t *testing.T) {
 		}
 	})
 }
+
+// A caller that gives up cancels the app's request on the far side, over
+// both transports: a slow app is not left working for nobody.
+func TestInvokeCancelReachesTheApp(t *testing.T) {
+	eachTransport(t, func(t *testing.T, connect connectFunc) {
+		arrived, cancelled := make(chan struct{}), make(chan struct{})
+		inv := connect(NewServer(httpAppChannel(t, func(w http.ResponseWriter, r *http.Request) {
+			// net/http notices a client gone only once the body is read.
+			_, _ = io.ReadAll(r.Body)
+			close(arrived)
+			select {
+			case <-r.Context().Done():
+				close(cancelled)
+			case <-time.After(10 * time.Second):
+			}
+		}), nil))
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() {
+			resp, err := inv.Invoke(ctx, "callee", newRequest(t, http.MethodPost, "slow", "work", nil))
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			errc <- err
+		}()
+		select {
+		case <-arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the request never reached the app")
+		}
+		cancel()
+		if err := <-errc; err == nil {
+			t.Error("a cancelled call succeeded")
+		}
+		select {
+		case <-cancelled:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the app's request was not cancelled")
+		}
+	})
+}
