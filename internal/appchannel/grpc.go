@@ -41,6 +41,10 @@ type grpcChannel struct {
 // maximum size; the body itself is checked exactly.
 const msgOverhead = 64 << 10
 
+// appFlowWindow is the HTTP/2 stream and connection window to a gRPC
+// app, as invoke.FlowWindow between sidecars.
+const appFlowWindow = 4 << 20
+
 func newGRPCChannel(_ context.Context, cfg Config) (*grpcChannel, error) {
 	creds := insecure.NewCredentials()
 	if cfg.Protocol == "grpcs" {
@@ -57,6 +61,11 @@ func newGRPCChannel(_ context.Context, cfg Config) (*grpcChannel, error) {
 		grpc.WithContextDialer(rawsock.DialTCP(&net.Dialer{})),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.DefaultConfig, MinConnectTimeout: cfg.DialTimeout}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMsg), grpc.MaxCallSendMsgSize(maxMsg)),
+		// Fixed windows turn off gRPC's bandwidth-delay probing: a PING to
+		// the app after every answer's data (see invoke.FlowWindow, which
+		// this package cannot import).
+		grpc.WithInitialWindowSize(appFlowWindow),
+		grpc.WithInitialConnWindowSize(appFlowWindow),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("app channel: connecting to gRPC app at %s: %w", target, err)

@@ -20,6 +20,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 // grpcApp is a test app implementing AppCallback and its health check.
@@ -254,5 +256,45 @@ func TestGRPCCancelledIsError(t *testing.T) {
 	cancel()
 	if _, err := ch.Invoke(ctx, newTestRequest("m", commonv1.HTTPExtension_POST, "", "", nil, nil)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v, want context.Canceled", err)
+	}
+}
+
+// The channel sends a gRPC app no PINGs of its own: gRPC's bandwidth-delay
+// probing would follow the answer of every call with one, which the app
+// must acknowledge.
+func TestGRPCChannelSendsNoBandwidthPings(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := testutil.NewRecordingListener(ln)
+	srv := grpc.NewServer()
+	runtimev1.RegisterAppCallbackServer(srv, &grpcApp{})
+	go func() { _ = srv.Serve(rec) }()
+	defer srv.Stop()
+	cfg := Config{Protocol: "grpc"}
+	cfg.Address, cfg.Port = hostPort(t, ln.Addr().String())
+	ch, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	for range 5 {
+		req := newTestRequest("m", commonv1.HTTPExtension_POST, "", "text/plain", nil, strings.NewReader(strings.Repeat("x", 1024)))
+		resp, err := ch.Invoke(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAllClose(t, resp.Body)
+	}
+	ch.Close()
+	srv.Stop()
+	sent, _ := rec.Traffic()
+	pings, err := testutil.H2PingsSent(sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pings > 0 {
+		t.Errorf("the channel sent the app %d PINGs over 5 calls", pings)
 	}
 }

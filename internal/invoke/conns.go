@@ -15,11 +15,14 @@ import (
 	"github.com/outrigger/outrigger/internal/rawsock"
 )
 
-// dialOptions are the options of every connection to another sidecar.
-// flowWindow is the HTTP/2 stream and connection window between sidecars:
-// large enough that a 64 KiB chunk stream never stalls on one RTT.
-const flowWindow = 4 << 20
+// FlowWindow is the HTTP/2 stream and connection window of the sidecar's
+// gRPC connections: large enough that a 64 KiB chunk stream never stalls
+// on one RTT. Setting it at all turns off gRPC's bandwidth-delay probing,
+// which otherwise answers the data of every call with a WINDOW_UPDATE and
+// a PING, one more write (and wake-up) per call on each side.
+const FlowWindow = 4 << 20
 
+// dialOptions are the options of every connection to another sidecar.
 func dialOptions(cfg Config) []grpc.DialOption {
 	creds := cfg.Credentials
 	if creds == nil {
@@ -42,8 +45,8 @@ func dialOptions(cfg Config) []grpc.DialOption {
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.MaxMessageSize), grpc.MaxCallSendMsgSize(cfg.MaxMessageSize)),
 		// Fixed flow-control windows turn off gRPC's bandwidth-delay probing,
 		// which adds a PING round trip to the data frames of every call.
-		grpc.WithInitialWindowSize(flowWindow),
-		grpc.WithInitialConnWindowSize(flowWindow),
+		grpc.WithInitialWindowSize(FlowWindow),
+		grpc.WithInitialConnWindowSize(FlowWindow),
 		// The invoker retries by Dapr's rules itself; gRPC's own transparent
 		// retries would buffer every sent message for a replay.
 		grpc.WithDisableRetry(),

@@ -61,8 +61,8 @@ func ServerOptions(maxMessageSize int) []grpc.ServerOption {
 		grpc.MaxSendMsgSize(maxMessageSize),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, MaxConnectionIdle: 3 * time.Minute}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 8 * time.Second, PermitWithoutStream: true}),
-		grpc.InitialWindowSize(flowWindow),
-		grpc.InitialConnWindowSize(flowWindow),
+		grpc.InitialWindowSize(FlowWindow),
+		grpc.InitialConnWindowSize(FlowWindow),
 		// Decodes streamed payload chunks into recycled buffers (recvChunk);
 		// the gRPC proxy installs the same codec.
 		grpc.ForceServerCodecV2(grpccodec.Codec{}),

@@ -51,9 +51,10 @@ type Server struct {
 
 // NewServer builds a grpc.Server with the Dapr service registered.
 func NewServer(cfg Config) *grpc.Server {
-	// Handler goroutines are kept, as on the internal server: see
-	// invoke.StreamWorkers.
-	opts := []grpc.ServerOption{invoke.StreamWorkers()}
+	// Handler goroutines are kept, and flow-control windows fixed, as on
+	// the internal server: see invoke.StreamWorkers and invoke.FlowWindow.
+	opts := []grpc.ServerOption{invoke.StreamWorkers(),
+		grpc.InitialWindowSize(invoke.FlowWindow), grpc.InitialConnWindowSize(invoke.FlowWindow)}
 	if cfg.MaxBodySize > 0 {
 		opts = append(opts, grpc.MaxRecvMsgSize(int(cfg.MaxBodySize)), grpc.MaxSendMsgSize(int(cfg.MaxBodySize)))
 	}
