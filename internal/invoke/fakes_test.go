@@ -159,12 +159,18 @@ func deadAddr(t *testing.T) string {
 // address.
 func serve(t testing.TB, srv internalsv1.ServiceInvocationServer) string {
 	t.Helper()
+	gs := grpc.NewServer(ServerOptions(0)...)
+	internalsv1.RegisterServiceInvocationServer(gs, srv)
+	return serveGRPC(t, gs)
+}
+
+// serveGRPC serves gs on a free loopback port until the test ends.
+func serveGRPC(t testing.TB, gs *grpc.Server) string {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(ServerOptions(0)...)
-	internalsv1.RegisterServiceInvocationServer(gs, srv)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -182,10 +188,6 @@ func serve(t testing.TB, srv internalsv1.ServiceInvocationServer) string {
 // proxy handler that refuses it as daprd's does, with code Unknown.
 func serveAsOldDaprd(t testing.TB, srv internalsv1.ServiceInvocationServer) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	refuse := func(any, grpc.ServerStream) error {
 		return status.Error(codes.Unknown, "failed to proxy request: required metadata dapr-app-id not found")
 	}
@@ -194,16 +196,7 @@ func serveAsOldDaprd(t testing.TB, srv internalsv1.ServiceInvocationServer) stri
 	desc.Methods = slices.DeleteFunc(slices.Clone(desc.Methods), func(m grpc.MethodDesc) bool { return m.MethodName != "CallLocal" })
 	desc.Streams = nil
 	gs.RegisterService(&desc, srv)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = gs.Serve(lis)
-	}()
-	t.Cleanup(func() {
-		gs.Stop()
-		<-done
-	})
-	return lis.Addr().String()
+	return serveGRPC(t, gs)
 }
 
 // newCaller builds the caller sidecar's Invoker ("caller" in ns1) with

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -194,7 +193,7 @@ func TestPeerCallsCarryNoUnreadHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recordingListener{Listener: lis}
+	rec := testutil.NewRecordingListener(lis)
 	addr := servePeerOn(t, NewServer(app, nil), rec)
 	inv := newCaller(t, map[string]string{"callee": addr}, nil)
 	waitPeer(t, inv, addr)
@@ -205,7 +204,8 @@ func TestPeerCallsCarryNoUnreadHeaders(t *testing.T) {
 	if got := readBody(t, resp); got != "pong" {
 		t.Fatalf("answer %q", got)
 	}
-	in, out := rec.traffic()
+	inb, outb := rec.Traffic()
+	in, out := string(inb), string(outb)
 	if !strings.Contains(in, peerPath) || !strings.Contains(out, peerInvokeType) {
 		t.Fatalf("no peer call seen:\nin %q\nout %q", in, out)
 	}
@@ -215,48 +215,6 @@ func TestPeerCallsCarryNoUnreadHeaders(t *testing.T) {
 	if strings.Contains(out, "\r\nDate:") {
 		t.Errorf("the answer carries a Date: %q", out)
 	}
-}
-
-// recordingListener keeps what its connections read and wrote.
-type recordingListener struct {
-	net.Listener
-	mu      sync.Mutex
-	in, out strings.Builder
-}
-
-func (l *recordingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return &recordingConn{Conn: c, l: l}, nil
-}
-
-func (l *recordingListener) traffic() (in, out string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.in.String(), l.out.String()
-}
-
-type recordingConn struct {
-	net.Conn
-	l *recordingListener
-}
-
-func (c *recordingConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.l.mu.Lock()
-	c.l.in.Write(p[:n])
-	c.l.mu.Unlock()
-	return n, err
-}
-
-func (c *recordingConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.l.mu.Lock()
-	c.l.out.Write(p[:n])
-	c.l.mu.Unlock()
-	return n, err
 }
 
 // TestPeerResponseCutShort: an app answer that fails after the head went
