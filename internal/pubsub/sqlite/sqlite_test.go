@@ -312,8 +312,20 @@ func TestCleanup(t *testing.T) {
 	for i := range 5 {
 		publish(t, b, "consumed", fmt.Sprint(i), nil)
 	}
+	// Deliveries run concurrently, so they may arrive in any order.
+	got := map[string]bool{}
+	for range 5 {
+		select {
+		case m := <-ch:
+			got[m] = true
+		case <-time.After(5 * time.Second):
+			t.Fatalf("only %v of 5 messages delivered", got)
+		}
+	}
 	for i := range 5 {
-		expectMessage(t, ch, fmt.Sprint(i), 5*time.Second)
+		if !got[fmt.Sprint(i)] {
+			t.Fatalf("message %d not delivered: got %v", i, got)
+		}
 	}
 	publish(t, b, "nobody", "kept", nil)
 	publish(t, b, "nobody", "expires", map[string]string{"ttlInSeconds": "1"})
