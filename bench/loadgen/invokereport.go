@@ -211,7 +211,7 @@ func (r *invokeResult) latencyNoisy(load string, added addedDelay) bool {
 		return true
 	}
 	for _, p := range r.Phases {
-		if p.Load == load && p.SendLagP99US != nil && *p.SendLagP99US > noisySendLagUS {
+		if p.Load == load && sendLagNoisy(p.SendLagP99US) {
 			return true
 		}
 	}

@@ -148,7 +148,7 @@ func pubsubTargets(r *report) []targetCheck {
 // latencyNoisy reports whether the phase's latency cannot be judged:
 // loadgen fell behind its publishing schedule (see noisySendLagUS).
 func (p e2ePhase) latencyNoisy() bool {
-	return p.SendLagP99US != nil && *p.SendLagP99US > noisySendLagUS
+	return sendLagNoisy(p.SendLagP99US)
 }
 
 // phase returns the i-th end-to-end load (0 open loop, 1 max rate).

@@ -182,6 +182,10 @@ type targetCheck struct {
 // than the sidecars, and latency targets read NOISY.
 const noisySendLagUS = 10_000
 
+// sendLagNoisy applies noisySendLagUS to an open loop's send lag p99 (nil
+// when none was measured).
+func sendLagNoisy(lagP99US *float64) bool { return lagP99US != nil && *lagP99US > noisySendLagUS }
+
 const mb = 1e6 // decimal megabytes throughout: the stricter reading of "MB"
 
 // Targets for the sidecar; the CPU targets are about half of daprd's.

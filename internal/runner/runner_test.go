@@ -10,31 +10,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/outrigger/outrigger/internal/options"
+	"github.com/outrigger/outrigger/internal/testutil"
 )
-
-// syncBuffer is a goroutine-safe strings.Builder for capturing app output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // fakeSidecar blocks until its context is cancelled, or fails with failWith
 // after failAfter.
@@ -58,8 +40,8 @@ func (f *fakeSidecar) run(ctx context.Context, _ options.Options, _ *slog.Logger
 	return nil
 }
 
-func testRunner(f *fakeSidecar, script string) (*Runner, *syncBuffer) {
-	out := &syncBuffer{}
+func testRunner(f *fakeSidecar, script string) (*Runner, *testutil.SyncBuffer) {
+	out := &testutil.SyncBuffer{}
 	r := &Runner{
 		Sidecar: f.run,
 		Options: options.Options{AppID: "myapp", AppPort: 3001, AppProtocol: "http", HTTPPort: 3601, GRPCPort: 50011, MetricsPort: 9191},
@@ -286,7 +268,7 @@ func TestWaitOutbound(t *testing.T) {
 }
 
 // waitFor polls out until it contains s (the app printed it) or 5s pass.
-func waitFor(t *testing.T, out *syncBuffer, s string) {
+func waitFor(t *testing.T, out *testutil.SyncBuffer, s string) {
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(out.String(), s) {
 		if time.Now().After(deadline) {

@@ -1,41 +1,21 @@
 package sidecar
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/outrigger/outrigger/internal/testutil"
 )
 
-// lockedBuffer is a log sink the sidecar's goroutines may share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // A sidecar that is told to stop logs no error for it: a server whose
 // listener was closed on the way down has not failed.
 func TestCleanShutdownLogsNoError(t *testing.T) {
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	// Cleanups run last first: this one runs after the sidecar stopped.
 	t.Cleanup(func() {
 		for _, line := range strings.Split(out.String(), "\n") {

@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 // Helpers of the actor failure tests (actors_*_test.go): an in-test actor
@@ -638,7 +640,7 @@ func (p *actPlacement) launch(t *testing.T) {
 func (p *actPlacement) start(t *testing.T) {
 	t.Helper()
 	healthz, metrics := freePort(t), freePort(t)
-	s := &sidecar{out: &safeBuffer{}, httpPort: healthz, done: make(chan error, 1)}
+	s := &sidecar{out: &testutil.SyncBuffer{}, httpPort: healthz, done: make(chan error, 1)}
 	args := append(slices.Clone(p.args), "--healthz-port", strconv.Itoa(healthz), "--metrics-port", strconv.Itoa(metrics))
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out

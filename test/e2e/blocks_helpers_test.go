@@ -92,7 +92,7 @@ func blkStart(t *testing.T, specs ...blkSidecar) []*sidecar {
 func blkLaunch(t *testing.T, sp blkSidecar) *sidecar {
 	t.Helper()
 	ports := blkPorts(t, 4)
-	s := &sidecar{out: &safeBuffer{}, httpPort: ports[0], grpcPort: ports[1], done: make(chan error, 1)}
+	s := &sidecar{out: &testutil.SyncBuffer{}, httpPort: ports[0], grpcPort: ports[1], done: make(chan error, 1)}
 	args := []string{"sidecar", "--dapr-http-port", strconv.Itoa(ports[0]), "--dapr-grpc-port", strconv.Itoa(ports[1]),
 		"--dapr-internal-grpc-port", strconv.Itoa(ports[2]), "--metrics-port", strconv.Itoa(ports[3]),
 		"--app-id", sp.appID, "--resources-path", sp.resources}

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 var binary string
@@ -66,27 +67,9 @@ func freePort(t *testing.T) int {
 	return 0
 }
 
-// safeBuffer collects the sidecar's output from its goroutines.
-type safeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *safeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *safeBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type sidecar struct {
 	cmd      *exec.Cmd
-	out      *safeBuffer
+	out      *testutil.SyncBuffer
 	httpPort int
 	grpcPort int
 	done     chan error
@@ -99,7 +82,7 @@ func (s *sidecar) url(path string) string {
 // start runs `outrigger sidecar` with the given extra args and environment.
 func start(t *testing.T, env []string, args ...string) *sidecar {
 	t.Helper()
-	s := &sidecar{out: &safeBuffer{}, httpPort: freePort(t), grpcPort: freePort(t), done: make(chan error, 1)}
+	s := &sidecar{out: &testutil.SyncBuffer{}, httpPort: freePort(t), grpcPort: freePort(t), done: make(chan error, 1)}
 	// Metrics are on by default: give each sidecar its own metrics port
 	// (a later --metrics-port in args wins).
 	all := append([]string{"sidecar", "--dapr-http-port", strconv.Itoa(s.httpPort), "--dapr-grpc-port", strconv.Itoa(s.grpcPort),

@@ -192,6 +192,22 @@ func expectMessage(t *testing.T, ch <-chan string, want string, within time.Dura
 	}
 }
 
+// expectMessages takes n deliveries in any order, each within the given
+// time of the one before, and returns them as a set.
+func expectMessages(t *testing.T, ch <-chan string, n int, within time.Duration) map[string]bool {
+	t.Helper()
+	got := map[string]bool{}
+	for range n {
+		select {
+		case m := <-ch:
+			got[m] = true
+		case <-time.After(within):
+			t.Fatalf("only %v of %d messages delivered (%s each)", got, n, within)
+		}
+	}
+	return got
+}
+
 // TestCrossInstanceWakeUp: a subscriber in another instance (as in another
 // process) learns of a publish through the data_version poll, fast.
 func TestCrossInstanceWakeUp(t *testing.T) {
@@ -313,15 +329,7 @@ func TestCleanup(t *testing.T) {
 		publish(t, b, "consumed", fmt.Sprint(i), nil)
 	}
 	// Deliveries run concurrently, so they may arrive in any order.
-	got := map[string]bool{}
-	for range 5 {
-		select {
-		case m := <-ch:
-			got[m] = true
-		case <-time.After(5 * time.Second):
-			t.Fatalf("only %v of 5 messages delivered", got)
-		}
-	}
+	got := expectMessages(t, ch, 5, 5*time.Second)
 	for i := range 5 {
 		if !got[fmt.Sprint(i)] {
 			t.Fatalf("message %d not delivered: got %v", i, got)
@@ -379,15 +387,7 @@ func TestCloseReleasesLeases(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch := collect(t, open(t, path, nil), "t")
-	got := map[string]bool{}
-	for range 3 {
-		select {
-		case m := <-ch:
-			got[m] = true
-		case <-time.After(2 * time.Second):
-			t.Fatalf("only %v redelivered within 2s of Close", got)
-		}
-	}
+	expectMessages(t, ch, 3, 2*time.Second) // redelivered soon after Close
 }
 
 // TestInMemoryDatabase: ":memory:" works, within one instance.
