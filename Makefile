@@ -53,6 +53,7 @@ staticcheck:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20000x ./internal/api/http/
 	$(GO) test -run '^$$' -bench InvokeThroughSidecars -benchtime 5000x ./internal/sidecar/
+	$(GO) test -run '^$$' -bench InvokeRemote -benchtime 20000x ./internal/invoke/
 	$(GO) run ./bench/loadgen -bin $(BIN)/outrigger $(if $(DAPRD),-daprd $(DAPRD))
 
 clean:

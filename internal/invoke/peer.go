@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // The peer protocol: a lighter transport for service invocation between
@@ -44,8 +45,9 @@ import (
 // A sidecar finds out whether a peer speaks this with one gRPC call per
 // connection (peerHelloMethod): Dapr's sidecars refuse it (Unimplemented,
 // or their gRPC proxy's refusal, see peerLacksMethod) and keep being
-// called over gRPC. Without plaintext between sidecars (mTLS) the
-// protocol is not used.
+// called over gRPC. The answer may name a local socket serving the same
+// protocol, used when the caller is on the same host (peerlocal.go).
+// Without plaintext between sidecars (mTLS) the protocol is not used.
 const (
 	peerPath        = "/outrigger.internal.v1/invoke"
 	peerInvokeType  = "application/x-outrigger-invoke"
@@ -75,8 +77,11 @@ func setPeerAnswerType(h http.Header, contentType []string) {
 const peerHeadLimit = 1 << 20
 
 // RegisterPeerHello tells callers on the internal gRPC server that this
-// port also speaks the peer protocol.
-func RegisterPeerHello(s *grpc.Server) {
+// port also speaks the peer protocol, and names the local socket that
+// serves it too ("" for none; see peerlocal.go). The answer is a
+// StringValue: callers that expect Empty, as older Outrigger sidecars do,
+// skip its field.
+func RegisterPeerHello(s *grpc.Server, localSocket string) {
 	s.RegisterService(&grpc.ServiceDesc{
 		ServiceName: "outrigger.internal.v1.Peer",
 		HandlerType: (*any)(nil),
@@ -87,7 +92,7 @@ func RegisterPeerHello(s *grpc.Server) {
 				if err := dec(in); err != nil {
 					return nil, err
 				}
-				hello := func(context.Context, any) (any, error) { return &emptypb.Empty{}, nil }
+				hello := func(context.Context, any) (any, error) { return wrapperspb.String(localSocket), nil }
 				if interceptor == nil {
 					return hello(ctx, in)
 				}

@@ -26,27 +26,58 @@ import (
 // gRPC API and the peer protocol on one listener.
 func servePeer(t testing.TB, srv *Server) string {
 	t.Helper()
+	return servePeerOn(t, srv, listenTCP(t), nil)
+}
+
+// servePeerLocal is servePeer with the peer protocol also on a local
+// socket, named in the hello answer, as a sidecar on Linux serves it.
+func servePeerLocal(t testing.TB, srv *Server) string {
+	t.Helper()
+	local, name, err := ListenLocal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if local == nil {
+		t.Skip("no local sockets on this system: calls between sidecars stay on TCP")
+	}
+	return servePeerOn(t, srv, listenTCP(t), &localSocket{local, name})
+}
+
+// localSocket is a local socket to serve the peer protocol on too.
+type localSocket struct {
+	ln   net.Listener
+	name string
+}
+
+func listenTCP(t testing.TB) net.Listener {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return servePeerOn(t, srv, lis)
+	return lis
 }
 
-// servePeerOn is servePeer on a given listener.
-func servePeerOn(t testing.TB, srv *Server, lis net.Listener) string {
+// servePeerOn is servePeer on a given listener, and on local if set.
+func servePeerOn(t testing.TB, srv *Server, lis net.Listener, local *localSocket) string {
 	t.Helper()
 	split := protosplit.New(lis, time.Minute)
 	gs := grpc.NewServer(ServerOptions(0)...)
 	internalsv1.RegisterServiceInvocationServer(gs, srv)
-	RegisterPeerHello(gs)
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{}, 3)
-	for _, run := range []func() error{
+	runs := []func() error{
 		func() error { return gs.Serve(split.HTTP2()) },
 		func() error { return hs.Serve(split.HTTP1()) },
 		split.Serve,
-	} {
+	}
+	if local != nil {
+		RegisterPeerHello(gs, local.name)
+		runs = append(runs, func() error { return hs.Serve(local.ln) })
+	} else {
+		RegisterPeerHello(gs, "")
+	}
+	done := make(chan struct{}, len(runs))
+	for _, run := range runs {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			_ = run()
@@ -56,7 +87,7 @@ func servePeerOn(t testing.TB, srv *Server, lis net.Listener) string {
 		_ = split.Close()
 		_ = hs.Close()
 		gs.Stop()
-		for range 3 {
+		for range runs {
 			<-done
 		}
 	})
@@ -95,6 +126,28 @@ func eachTransport(t *testing.T, test func(t *testing.T, connect connectFunc)) {
 			return inv
 		})
 	})
+	t.Run("peer-local", func(t *testing.T) {
+		test(t, func(srv *Server) *Invoker {
+			addr := servePeerLocal(t, srv)
+			inv := newCaller(t, map[string]string{"callee": addr}, nil)
+			waitPeer(t, inv, addr)
+			if !callsLocalSocket(t, inv, addr) {
+				t.Fatal("a peer on the same host is called over TCP; want its local socket")
+			}
+			return inv
+		})
+	})
+}
+
+// callsLocalSocket reports whether inv calls addr on its local socket.
+func callsLocalSocket(t testing.TB, inv *Invoker, addr string) bool {
+	t.Helper()
+	pc, err := inv.conns.pooled(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := pc.peer.url.Load()
+	return url != nil && strings.Contains(*url, localHostSuffix)
 }
 
 // A Dapr sidecar has no hello: it refuses it as Unimplemented, or, as
@@ -149,7 +202,7 @@ func TestPeerUnreachableGoesTheGRPCWay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc.peer.state.Store(peerYes)
+	pc.peer.speaks(addr)
 	_, err = inv.Invoke(context.Background(), "dead", newRequest(t, http.MethodPost, "m", "body", nil))
 	e := apierr.From(err)
 	if e.HTTPStatus != 500 || !strings.HasPrefix(e.Message, "failed to invoke, id: dead, err: rpc error: code = Unavailable") {
@@ -194,7 +247,7 @@ func TestPeerCallsCarryNoUnreadHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := testutil.NewRecordingListener(lis)
-	addr := servePeerOn(t, NewServer(app, nil), rec)
+	addr := servePeerOn(t, NewServer(app, nil), rec, nil)
 	inv := newCaller(t, map[string]string{"callee": addr}, nil)
 	waitPeer(t, inv, addr)
 	resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodPost, "ping", "ping", nil))

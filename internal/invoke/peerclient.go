@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/outrigger/outrigger/internal/api/apierr"
 	"github.com/outrigger/outrigger/internal/appchannel"
@@ -34,8 +35,21 @@ const (
 	peerNo
 )
 
-// peerSupport is what the hello call found out about one peer address.
-type peerSupport struct{ state atomic.Int32 }
+// peerSupport is what the hello call found out about one peer address:
+// whether it speaks the peer protocol, and the URL to call it by (its
+// address, or its local socket), set before state turns peerYes.
+type peerSupport struct {
+	state atomic.Int32
+	url   atomic.Pointer[string]
+}
+
+// speaks records that the peer speaks the protocol at host (host:port or
+// a local socket's URL host).
+func (p *peerSupport) speaks(host string) {
+	url := "http://" + host + peerPath
+	p.url.Store(&url)
+	p.state.Store(peerYes)
+}
 
 // Timings of the hello call: how long one may take, and how long to wait
 // before asking again after a failure other than a refusal (peerLacksMethod).
@@ -67,11 +81,16 @@ func (i *Invoker) askPeer(c *pooledConn) {
 	defer i.background.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), peerHelloTimeout)
 	defer cancel()
-	err := c.conn.Invoke(ctx, peerHelloMethod, &emptypb.Empty{}, &emptypb.Empty{}, grpc.WaitForReady(true))
+	answer := &wrapperspb.StringValue{}
+	err := c.conn.Invoke(ctx, peerHelloMethod, &emptypb.Empty{}, answer, grpc.WaitForReady(true))
 	switch {
 	case err == nil:
-		c.peer.state.Store(peerYes)
-		i.log.Debug("service invocation: the peer speaks Outrigger's peer protocol", "address", c.addr)
+		host, local := reachableLocal(ctx, answer.GetValue())
+		if !local {
+			host = c.addr
+		}
+		c.peer.speaks(host)
+		i.log.Debug("service invocation: the peer speaks Outrigger's peer protocol", "address", c.addr, "localSocket", local)
 	case peerLacksMethod(err):
 		c.peer.state.Store(peerNo)
 	default:
@@ -86,7 +105,7 @@ func (i *Invoker) askPeer(c *pooledConn) {
 func newPeerClient(cfg Config) http.RoundTripper {
 	d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
 	fallback := &http.Transport{
-		DialContext:         rawsock.Dialer(d.DialContext),
+		DialContext:         rawsock.Dialer(dialPeer(d)),
 		MaxIdleConnsPerHost: peerMaxIdle,
 		IdleConnTimeout:     peerIdleTimeout,
 		DisableCompression:  true,
@@ -125,7 +144,7 @@ func (i *Invoker) invokePeer(ctx context.Context, id string, pc *pooledConn, msg
 	if err != nil {
 		return nil, nil, apierr.DirectInvoke(id, err)
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+pc.addr+peerPath, body)
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, *pc.peer.url.Load(), body)
 	if err != nil {
 		return nil, nil, apierr.DirectInvoke(id, err)
 	}

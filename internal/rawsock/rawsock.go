@@ -1,5 +1,6 @@
-// Package rawsock wraps TCP connections so that reads and writes on their
-// non-blocking sockets do not hand the processor over to another thread.
+// Package rawsock wraps TCP and Unix-domain stream connections so that
+// reads and writes on their non-blocking sockets do not hand the processor
+// over to another thread.
 //
 // Go's net package marks every read and write as a system call that may
 // block. While the calling thread is inside it, the runtime's monitor may
@@ -33,14 +34,39 @@ import (
 // thread, so a huge buffer is copied in steps of tens of microseconds.
 const maxIO = 256 << 10
 
-// Enabled reports whether Wrap wraps TCP connections: on Linux, in builds
+// Enabled reports whether Wrap wraps connections: on Linux, in builds
 // without the race detector.
 const Enabled = supported && !raceEnabled
 
 // Conn is a TCP connection whose Read and Write use raw system calls.
 type Conn struct {
 	*net.TCPConn
-	raw syscall.RawConn
+	sock rawSock
+}
+
+// Read reads like net.TCPConn.Read.
+func (c *Conn) Read(p []byte) (int, error) { return c.sock.read(p) }
+
+// Write writes like net.TCPConn.Write.
+func (c *Conn) Write(p []byte) (int, error) { return c.sock.write(p) }
+
+// UnixConn is a Unix-domain stream connection whose Read and Write use raw
+// system calls.
+type UnixConn struct {
+	*net.UnixConn
+	sock rawSock
+}
+
+// Read reads like net.UnixConn.Read.
+func (c *UnixConn) Read(p []byte) (int, error) { return c.sock.read(p) }
+
+// Write writes like net.UnixConn.Write.
+func (c *UnixConn) Write(p []byte) (int, error) { return c.sock.write(p) }
+
+// rawSock does a connection's reads and writes.
+type rawSock struct {
+	conn net.Conn // the wrapped connection, for its addresses in errors
+	raw  syscall.RawConn
 	// rd and wr carry one call's buffer and result into the function
 	// RawConn runs, bound once per connection: a closure per call would
 	// be a heap allocation per read and write.
@@ -58,53 +84,77 @@ type ioOp struct {
 	run   func(fd uintptr) bool
 }
 
-// Wrap returns c with raw reads and writes when it is a TCP connection and
-// Enabled, and c unchanged otherwise.
+// Wrap returns c with raw reads and writes when it is a TCP or Unix-domain
+// stream connection and Enabled, and c unchanged otherwise.
 func Wrap(c net.Conn) net.Conn {
-	tc, ok := c.(*net.TCPConn)
-	if !ok || !Enabled {
+	if !Enabled {
 		return c
 	}
-	raw, err := tc.SyscallConn()
-	if err != nil {
-		return c
+	switch sc := c.(type) {
+	case *net.TCPConn:
+		w := &Conn{TCPConn: sc}
+		if w.sock.bind(sc) {
+			return w
+		}
+	case *net.UnixConn:
+		// Datagram and packet sockets keep message boundaries that a
+		// stream's read loop would not respect.
+		if sc.LocalAddr().Network() != "unix" {
+			return c
+		}
+		w := &UnixConn{UnixConn: sc}
+		if w.sock.bind(sc) {
+			return w
+		}
 	}
-	w := &Conn{TCPConn: tc, raw: raw}
-	w.rd.run = w.rd.readOnce
-	w.wr.run = w.wr.writeAll
-	return w
+	return c
 }
 
-// Read reads like net.TCPConn.Read.
-func (c *Conn) Read(p []byte) (int, error) {
+// bind sets s up for c; false when c has no raw access.
+func (s *rawSock) bind(c interface {
+	net.Conn
+	SyscallConn() (syscall.RawConn, error)
+}) bool {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	s.conn, s.raw = c, raw
+	s.rd.run = s.rd.readOnce
+	s.wr.run = s.wr.writeAll
+	return true
+}
+
+// read reads like the net package's Read.
+func (s *rawSock) read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
 	if len(p) > maxIO {
 		p = p[:maxIO]
 	}
-	n, errno, err := c.do(&c.rd, p)
+	n, errno, err := s.do(&s.rd, p)
 	switch {
 	case err != nil:
-		return 0, c.opError("read", err)
+		return 0, s.opError("read", err)
 	case errno != 0:
-		return 0, c.opError("read", os.NewSyscallError("read", errno))
+		return 0, s.opError("read", os.NewSyscallError("read", errno))
 	case n == 0:
 		return 0, io.EOF
 	}
 	return n, nil
 }
 
-// do runs op (c.rd or c.wr) on p through RawConn and returns its result.
-func (c *Conn) do(op *ioOp, p []byte) (int, syscall.Errno, error) {
+// do runs op (s.rd or s.wr) on p through RawConn and returns its result.
+func (s *rawSock) do(op *ioOp, p []byte) (int, syscall.Errno, error) {
 	op.mu.Lock()
 	defer op.mu.Unlock()
 	op.p, op.n, op.errno = p, 0, 0
 	var err error
-	if op == &c.wr {
-		err = c.raw.Write(op.run)
+	if op == &s.wr {
+		err = s.raw.Write(op.run)
 	} else {
-		err = c.raw.Read(op.run)
+		err = s.raw.Read(op.run)
 	}
 	n, errno := op.n, op.errno
 	op.p = nil
@@ -120,14 +170,14 @@ func (op *ioOp) readOnce(fd uintptr) bool {
 	return op.errno != syscall.EAGAIN
 }
 
-// Write writes like net.TCPConn.Write: all of p, or an error.
-func (c *Conn) Write(p []byte) (int, error) {
-	written, errno, err := c.do(&c.wr, p)
+// write writes like the net package's Write: all of p, or an error.
+func (s *rawSock) write(p []byte) (int, error) {
+	written, errno, err := s.do(&s.wr, p)
 	switch {
 	case err != nil:
-		return written, c.opError("write", err)
+		return written, s.opError("write", err)
 	case errno != 0:
-		return written, c.opError("write", os.NewSyscallError("write", errno))
+		return written, s.opError("write", os.NewSyscallError("write", errno))
 	}
 	return written, nil
 }
@@ -156,21 +206,22 @@ func (op *ioOp) writeAll(fd uintptr) bool {
 	return true
 }
 
-// opError wraps err as net.TCPConn would. RawConn's own errors (deadline,
+// opError wraps err as the net package would. RawConn's own errors (deadline,
 // closed connection) are already *net.OpError, but named "raw-read" and
 // "raw-write"; they get the plain operation's name so that messages read
 // the same as without this package.
-func (c *Conn) opError(op string, err error) error {
+func (s *rawSock) opError(op string, err error) error {
 	var opErr *net.OpError
 	if errors.As(err, &opErr) {
 		plain := *opErr
 		plain.Op = op
 		return &plain
 	}
-	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	local := s.conn.LocalAddr()
+	return &net.OpError{Op: op, Net: local.Network(), Source: local, Addr: s.conn.RemoteAddr(), Err: err}
 }
 
-// Listener wraps each accepted TCP connection with Wrap.
+// Listener wraps each accepted connection with Wrap.
 type Listener struct {
 	net.Listener
 }
@@ -184,7 +235,8 @@ func (l Listener) Accept() (net.Conn, error) {
 	return Wrap(c), nil
 }
 
-// Dialer returns dial wrapped so that its TCP connections use raw I/O.
+// Dialer returns dial wrapped so that its TCP and Unix-domain stream
+// connections use raw I/O.
 func Dialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)

@@ -46,6 +46,7 @@ type invocation struct {
 	tracing      *tracing.Provider
 	resiliency   *resiliency.Provider // for proxied gRPC calls
 	internalLn   net.Listener
+	localLn      net.Listener // the peer protocol's local socket; nil without
 	internalPort int
 	wg           sync.WaitGroup
 }
@@ -115,7 +116,8 @@ func startInvocation(ctx context.Context, opts options.Options, cfg *resources.C
 	inv.server = invoke.NewServer(mt.WrapCalleeChannel(inv.channel), inv.healthy)
 	inv.server.SetPeerTracing(invoke.PeerTracing{StartCallee: tr.PeerCallee(opts.AppID)})
 	internalsv1.RegisterServiceInvocationServer(inv.internal, inv.server)
-	invoke.RegisterPeerHello(inv.internal)
+	localName := inv.listenLocal(log)
+	invoke.RegisterPeerHello(inv.internal, localName)
 	inv.serveInternal(ln, log)
 	return inv, nil
 }
@@ -146,6 +148,25 @@ func (inv *invocation) serveInternal(ln net.Listener, log *slog.Logger) {
 	run("peer protocol server", func() error { return inv.peerHTTP.Serve(inv.split.HTTP1()) })
 	run("internal port", inv.split.Serve)
 	log.Info("internal gRPC server listening", "address", ln.Addr().String())
+	if inv.localLn != nil {
+		run("peer protocol local socket", func() error { return inv.peerHTTP.Serve(inv.localLn) })
+	}
+}
+
+// listenLocal opens the local socket other sidecars on this host call
+// over the peer protocol, and returns its name ("" without one: calls
+// then come over TCP, which is only slower).
+func (inv *invocation) listenLocal(log *slog.Logger) string {
+	ln, name, err := invoke.ListenLocal()
+	if err != nil {
+		log.Warn("other sidecars on this host will call this one over TCP", "error", err)
+		return ""
+	}
+	if ln != nil {
+		inv.localLn = ln
+		log.Debug("peer protocol also on a local socket", "name", name)
+	}
+	return name
 }
 
 // peerFirstBytesTimeout is how long a new connection to the internal port

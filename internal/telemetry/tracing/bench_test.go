@@ -8,13 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/outrigger/outrigger/internal/testutil"
 )
 
 // discard is an exporter that drops spans, so the benchmarks measure the
@@ -56,7 +56,7 @@ func BenchmarkHTTPAPI(b *testing.B) {
 			client := srv.Client()
 			url := srv.URL + "/v1.0/state/store/key"
 			b.ReportAllocs()
-			cpu := cpuTime()
+			cpu := testutil.CPUTime()
 			b.ResetTimer()
 			for b.Loop() {
 				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"k":"v"}`))
@@ -71,7 +71,7 @@ func BenchmarkHTTPAPI(b *testing.B) {
 				res.Body.Close()
 			}
 			b.StopTimer()
-			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(testutil.CPUTime()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
@@ -124,11 +124,4 @@ func BenchmarkGRPCInterceptor(b *testing.B) {
 			}
 		})
 	}
-}
-
-// cpuTime is the process's user+system CPU time in nanoseconds.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
