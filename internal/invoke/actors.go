@@ -43,5 +43,9 @@ func (s *Server) CallActorReminder(ctx context.Context, in *internalsv1.Reminder
 // server at addr ("host:port"), as the actor runtime needs to forward calls
 // to the owner of an actor.
 func (i *Invoker) ConnTo(addr string) (*grpc.ClientConn, error) {
-	return i.conns.get(addr)
+	c, err := i.conns.pooled(addr)
+	if err != nil {
+		return nil, err
+	}
+	return i.grpcConn(c), nil
 }

@@ -1,14 +1,17 @@
 package invoke
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
@@ -28,10 +31,9 @@ func dialOptions(cfg Config) []grpc.DialOption {
 	if creds == nil {
 		creds = insecure.NewCredentials()
 	}
-	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
-		grpc.WithContextDialer(rawsock.DialTCP(dialer)),
+		grpc.WithContextDialer(rawsock.DialTCP(peerDialer(cfg))),
 		// Ping after 10s without activity so dead peers are noticed; the
 		// internal server permits pings every 8s even without streams.
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
@@ -55,37 +57,47 @@ func dialOptions(cfg Config) []grpc.DialOption {
 	return append(opts, cfg.DialOptions...)
 }
 
+// peerDialer is the dialer of connections to other sidecars.
+func peerDialer(cfg Config) *net.Dialer {
+	return &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
+}
+
 // connPool keeps one client connection per peer address; gRPC multiplexes
 // all calls to that peer over it.
 type connPool struct {
-	opts   []grpc.DialOption
-	mu     sync.RWMutex
-	conns  map[string]*pooledConn
-	closed bool
+	opts    []grpc.DialOption
+	dialer  *net.Dialer
+	mu      sync.RWMutex
+	conns   map[string]*pooledConn
+	retired map[*grpc.ClientConn]struct{} // closed once idle (retire)
+	closed  bool
+	wg      sync.WaitGroup // retire's goroutines
 }
 
 // pooledConn is the connection to one peer address, and whether that peer
 // speaks the peer protocol.
 type pooledConn struct {
 	addr string
-	conn *grpc.ClientConn
-	peer peerSupport
+	// conn goes over TCP: the hello goes there, and every gRPC call until
+	// the peer's local socket is known (peerlocal.go).
+	conn  *grpc.ClientConn
+	local atomic.Pointer[grpc.ClientConn] // over the peer's local socket
+	peer  peerSupport
 }
 
-func newConnPool(opts []grpc.DialOption) *connPool {
-	return &connPool{opts: opts, conns: map[string]*pooledConn{}}
+// grpcConn is the connection gRPC calls to the peer take.
+func (c *pooledConn) grpcConn() *grpc.ClientConn {
+	if l := c.local.Load(); l != nil {
+		return l
+	}
+	return c.conn
+}
+
+func newConnPool(opts []grpc.DialOption, dialer *net.Dialer) *connPool {
+	return &connPool{opts: opts, dialer: dialer, conns: map[string]*pooledConn{}, retired: map[*grpc.ClientConn]struct{}{}}
 }
 
 var errPoolClosed = errors.New("service invocation is shut down")
-
-// get returns the connection to addr ("host:port"), creating it lazily.
-func (p *connPool) get(addr string) (*grpc.ClientConn, error) {
-	c, err := p.pooled(addr)
-	if err != nil {
-		return nil, err
-	}
-	return c.conn, nil
-}
 
 // pooled is get with what is known of the peer.
 func (p *connPool) pooled(addr string) (*pooledConn, error) {
@@ -118,7 +130,67 @@ func (p *connPool) pooled(addr string) (*pooledConn, error) {
 	return c, nil
 }
 
+// useLocal has gRPC calls to c go to the peer's local socket (name, as
+// it advertised it; host, the URL host reachableLocal made of it), or back
+// over TCP when name is "". A connection it replaces is retired.
+func (p *connPool) useLocal(c *pooledConn, name, host string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	old := c.local.Load()
+	if old != nil && old.CanonicalTarget() == "passthrough:///"+host {
+		return
+	}
+	var conn *grpc.ClientConn
+	if name != "" {
+		var err error
+		conn, err = grpc.NewClient("passthrough:///"+host, append(p.opts, grpc.WithContextDialer(p.localDialer(c, name)))...)
+		if err != nil {
+			conn = nil // calls stay on TCP
+		}
+	}
+	c.local.Store(conn)
+	if old != nil {
+		p.retire(old)
+	}
+}
+
+// localDialer dials the peer's local socket. When that fails (the peer
+// stopped, or restarted under a new name) it dials the peer's TCP address
+// instead and has the peer asked again, which replaces the connection.
+func (p *connPool) localDialer(c *pooledConn, name string) func(context.Context, string) (net.Conn, error) {
+	return func(ctx context.Context, _ string) (net.Conn, error) {
+		conn, err := p.dialer.DialContext(ctx, "unix", localSocketAddress(name))
+		if err == nil {
+			return rawsock.Wrap(conn), nil
+		}
+		c.peer.state.CompareAndSwap(peerYes, peerUnknown)
+		return rawsock.DialTCP(p.dialer)(ctx, c.addr)
+	}
+}
+
+// retire closes conn once no call uses it: gRPC puts a connection in idle
+// mode after its idle timeout without calls. Closing it at once would cut
+// calls and streams still under way on it.
+func (p *connPool) retire(conn *grpc.ClientConn) {
+	p.retired[conn] = struct{}{}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for state := conn.GetState(); state != connectivity.Idle && state != connectivity.Shutdown; state = conn.GetState() {
+			conn.WaitForStateChange(context.Background(), state)
+		}
+		p.mu.Lock()
+		delete(p.retired, conn)
+		p.mu.Unlock()
+		_ = conn.Close()
+	}()
+}
+
 func (p *connPool) close() error {
+	defer p.wg.Wait()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
@@ -127,7 +199,13 @@ func (p *connPool) close() error {
 		if err := c.conn.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close connection to %s: %w", addr, err))
 		}
+		if l := c.local.Load(); l != nil {
+			_ = l.Close()
+		}
 		delete(p.conns, addr)
+	}
+	for conn := range p.retired {
+		_ = conn.Close() // its retire goroutine sees Shutdown and ends
 	}
 	return errors.Join(errs...)
 }

@@ -153,7 +153,7 @@ func New(cfg Config) *Invoker {
 		cfg:       cfg,
 		log:       cfg.Logger,
 		urlClient: newHTTPClient(nil),
-		conns:     newConnPool(dialOptions(cfg)),
+		conns:     newConnPool(dialOptions(cfg), peerDialer(cfg)),
 		forwarded: forwardedValue(cfg.HostAddress, cfg.Hostname),
 	}
 	if !cfg.NoPeerProtocol && cfg.Credentials == nil {
@@ -267,7 +267,7 @@ func (i *Invoker) connFor(ctx context.Context, t target) (*grpc.ClientConn, erro
 	if err != nil {
 		return nil, err
 	}
-	return c.conn, nil
+	return i.grpcConn(c), nil
 }
 
 // pooledFor is connFor with what is known of the peer.

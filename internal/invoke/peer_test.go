@@ -58,23 +58,29 @@ func listenTCP(t testing.TB) net.Listener {
 	return lis
 }
 
-// servePeerOn is servePeer on a given listener, and on local if set.
+// servePeerOn is servePeer on a given listener, and on local if set (as
+// a sidecar serves its local socket: both protocols there too).
 func servePeerOn(t testing.TB, srv *Server, lis net.Listener, local *localSocket) string {
 	t.Helper()
-	split := protosplit.New(lis, time.Minute)
 	gs := grpc.NewServer(ServerOptions(0)...)
 	internalsv1.RegisterServiceInvocationServer(gs, srv)
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	runs := []func() error{
-		func() error { return gs.Serve(split.HTTP2()) },
-		func() error { return hs.Serve(split.HTTP1()) },
-		split.Serve,
-	}
+	listeners := []net.Listener{lis}
 	if local != nil {
 		RegisterPeerHello(gs, local.name)
-		runs = append(runs, func() error { return hs.Serve(local.ln) })
+		listeners = append(listeners, local.ln)
 	} else {
 		RegisterPeerHello(gs, "")
+	}
+	var splits []*protosplit.Split
+	var runs []func() error
+	for _, ln := range listeners {
+		split := protosplit.New(ln, time.Minute)
+		splits = append(splits, split)
+		runs = append(runs,
+			func() error { return gs.Serve(split.HTTP2()) },
+			func() error { return hs.Serve(split.HTTP1()) },
+			split.Serve)
 	}
 	done := make(chan struct{}, len(runs))
 	for _, run := range runs {
@@ -84,7 +90,9 @@ func servePeerOn(t testing.TB, srv *Server, lis net.Listener, local *localSocket
 		}()
 	}
 	t.Cleanup(func() {
-		_ = split.Close()
+		for _, split := range splits {
+			_ = split.Close()
+		}
 		_ = hs.Close()
 		gs.Stop()
 		for range runs {

@@ -76,6 +76,13 @@ func (i *Invoker) speaksPeer(c *pooledConn) bool {
 	return false
 }
 
+// grpcConn is the connection for gRPC calls to c's peer: over its local
+// socket once the hello found one (and the first time, the hello is asked).
+func (i *Invoker) grpcConn(c *pooledConn) *grpc.ClientConn {
+	i.speaksPeer(c)
+	return c.grpcConn()
+}
+
 // askPeer makes the hello call and records the answer.
 func (i *Invoker) askPeer(c *pooledConn) {
 	defer i.background.Done()
@@ -85,13 +92,16 @@ func (i *Invoker) askPeer(c *pooledConn) {
 	err := c.conn.Invoke(ctx, peerHelloMethod, &emptypb.Empty{}, answer, grpc.WaitForReady(true))
 	switch {
 	case err == nil:
-		host, local := reachableLocal(ctx, answer.GetValue())
+		name := answer.GetValue()
+		host, local := reachableLocal(ctx, name)
 		if !local {
-			host = c.addr
+			host, name = c.addr, ""
 		}
+		i.conns.useLocal(c, name, host)
 		c.peer.speaks(host)
 		i.log.Debug("service invocation: the peer speaks Outrigger's peer protocol", "address", c.addr, "localSocket", local)
 	case peerLacksMethod(err):
+		i.conns.useLocal(c, "", "")
 		c.peer.state.Store(peerNo)
 	default:
 		time.AfterFunc(peerHelloRetry, func() { c.peer.state.CompareAndSwap(peerProbing, peerUnknown) })
@@ -103,7 +113,7 @@ func (i *Invoker) askPeer(c *pooledConn) {
 // streamed ones through net/http. Redirects are not followed: a peer
 // never sends one, and the caller would see it as a protocol error.
 func newPeerClient(cfg Config) http.RoundTripper {
-	d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
+	d := peerDialer(cfg)
 	fallback := &http.Transport{
 		DialContext:         rawsock.Dialer(dialPeer(d)),
 		MaxIdleConnsPerHost: peerMaxIdle,

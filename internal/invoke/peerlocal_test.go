@@ -3,10 +3,18 @@ package invoke
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	commonv1 "github.com/dapr/dapr/pkg/proto/common/v1"
+	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/outrigger/outrigger/internal/appchannel"
 	"github.com/outrigger/outrigger/internal/testutil"
 )
 
@@ -42,6 +50,148 @@ func TestPeerOnTheSameHostIsCalledOnItsLocalSocket(t *testing.T) {
 	}
 	if bytes.Contains(tcpIn, []byte("over the local socket")) {
 		t.Error("the call's body went over TCP")
+	}
+}
+
+// gRPC calls to a peer on the same host (proxied gRPC, actors, calls
+// before the hello) take its local socket too, once known.
+func TestGRPCCallsToAPeerOnTheSameHostTakeItsLocalSocket(t *testing.T) {
+	local, name, err := ListenLocal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if local == nil {
+		t.Skip("no local sockets on this system: calls between sidecars stay on TCP")
+	}
+	recLocal := testutil.NewRecordingListener(local)
+	addr := servePeerOn(t, NewServer(echoApp(t), nil), listenTCP(t), &localSocket{recLocal, name})
+	inv := newCaller(t, map[string]string{"callee": addr}, nil)
+	if _, _, err := inv.Conn(context.Background(), "callee"); err != nil {
+		t.Fatal(err) // the first use asks the hello
+	}
+	pc, err := inv.conns.pooled(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "a gRPC connection over the local socket", func() bool { return pc.local.Load() != nil })
+	conn, _, err := inv.Conn(context.Background(), "callee")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conn == pc.conn {
+		t.Fatal("gRPC calls still take the TCP connection")
+	}
+	res, err := internalsv1.NewServiceInvocationClient(conn).CallLocal(context.Background(), &internalsv1.InternalInvokeRequest{
+		Ver: internalsv1.APIVersion_V1,
+		Message: &commonv1.InvokeRequest{Method: "m", Data: &anypb.Any{Value: []byte("over grpc, locally")},
+			HttpExtension: &commonv1.HTTPExtension{Verb: commonv1.HTTPExtension_POST}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(res.GetMessage().GetData().GetValue()); got != "over grpc, locally" {
+		t.Errorf("echo = %q", got)
+	}
+	if in, _ := recLocal.Traffic(); !bytes.HasPrefix(in, []byte("PRI * HTTP/2.0")) {
+		t.Errorf("the local socket received no gRPC connection: %.40q", in)
+	}
+}
+
+// When a peer's local socket is gone (the peer stopped, or restarted with
+// a new name), gRPC reaches it over TCP again and the peer is asked anew.
+func TestGRPCLocalDialFallsBackToTCP(t *testing.T) {
+	lis := listenTCP(t)
+	accepted := make(chan struct{}, 1)
+	go func() {
+		if c, err := lis.Accept(); err == nil {
+			accepted <- struct{}{}
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { lis.Close() })
+	pool := newConnPool(nil, &net.Dialer{})
+	c := &pooledConn{addr: lis.Addr().String()}
+	c.peer.speaks("x")
+	conn, err := pool.localDialer(c, localSocketPrefix+strings.Repeat("0e", 16))(context.Background(), "ignored")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	select {
+	case <-accepted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the peer's TCP port got no connection")
+	}
+	if c.peer.state.Load() != peerUnknown {
+		t.Error("the peer is not asked again")
+	}
+}
+
+// A gRPC connection replaced by a newer one is closed once no call uses
+// it, never while calls run on it.
+func TestReplacedLocalConnectionIsClosedWhenIdle(t *testing.T) {
+	pool := newConnPool(dialOptions(Config{}), &net.Dialer{})
+	defer pool.close()
+	c := &pooledConn{addr: "127.0.0.1:1"}
+	pool.useLocal(c, localSocketPrefix+strings.Repeat("01", 16), "a"+localHostSuffix+":0")
+	first := c.local.Load()
+	if first == nil {
+		t.Fatal("no local connection")
+	}
+	pool.useLocal(c, localSocketPrefix+strings.Repeat("02", 16), "b"+localHostSuffix+":0")
+	if c.local.Load() == first || c.local.Load() == nil {
+		t.Fatal("the local connection was not replaced")
+	}
+	testutil.Eventually(t, 5*time.Second, "the idle replaced connection to be closed", func() bool {
+		return first.GetState() == connectivity.Shutdown
+	})
+	pool.useLocal(c, "", "")
+	if c.local.Load() != nil {
+		t.Error("gRPC calls do not go back to TCP")
+	}
+}
+
+// A call under way on a replaced connection finishes normally.
+func TestCallOnReplacedLocalConnectionFinishes(t *testing.T) {
+	local, name, err := ListenLocal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if local == nil {
+		t.Skip("no local sockets on this system: calls between sidecars stay on TCP")
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	app := funcChannel(func(ctx context.Context, _ *appchannel.Request) (*appchannel.Response, error) {
+		close(entered)
+		<-release
+		return &appchannel.Response{Message: &internalsv1.InternalInvokeResponse{Status: &internalsv1.Status{Code: 200}, Message: &commonv1.InvokeResponse{}}}, nil
+	})
+	addr := servePeerOn(t, NewServer(app, nil), listenTCP(t), &localSocket{local, name})
+	inv := newCaller(t, map[string]string{"callee": addr}, nil)
+	waitPeer(t, inv, addr)
+	pc, err := inv.conns.pooled(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := pc.local.Load()
+	if old == nil {
+		t.Fatal("no gRPC connection over the local socket")
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := internalsv1.NewServiceInvocationClient(old).CallLocal(context.Background(), &internalsv1.InternalInvokeRequest{
+			Ver: internalsv1.APIVersion_V1, Message: &commonv1.InvokeRequest{Method: "slow", HttpExtension: &commonv1.HTTPExtension{Verb: commonv1.HTTPExtension_GET}}})
+		done <- err
+	}()
+	<-entered
+	inv.conns.useLocal(pc, "", "") // replaced: calls go back to TCP
+	time.Sleep(50 * time.Millisecond)
+	if old.GetState() == connectivity.Shutdown {
+		t.Fatal("the replaced connection was closed under a call")
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("the call on the replaced connection failed: %v", err)
 	}
 }
 

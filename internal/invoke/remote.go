@@ -54,7 +54,7 @@ func (i *Invoker) invokeRemote(ctx context.Context, id string, t target, req *ap
 				return nil, apierr.DirectInvoke(id, err)
 			}
 		}
-		conn := pc.conn
+		conn := i.grpcConn(pc)
 		resp, sent, err := i.callStream(ctx, conn, msg, body)
 		if err == nil {
 			return resp, nil

@@ -40,13 +40,13 @@ type invocation struct {
 	invoker  *invoke.Invoker
 
 	internal     *grpc.Server
-	peerHTTP     *http.Server // Outrigger's peer protocol, on the same port
-	split        *protosplit.Split
-	server       *invoke.Server // serves the internal API; actors hook in
+	peerHTTP     *http.Server        // Outrigger's peer protocol, on the same port
+	splits       []*protosplit.Split // the internal port's, and the local socket's
+	server       *invoke.Server      // serves the internal API; actors hook in
 	tracing      *tracing.Provider
 	resiliency   *resiliency.Provider // for proxied gRPC calls
 	internalLn   net.Listener
-	localLn      net.Listener // the peer protocol's local socket; nil without
+	localLn      net.Listener // the internal API on a local socket; nil without
 	internalPort int
 	wg           sync.WaitGroup
 }
@@ -118,15 +118,14 @@ func startInvocation(ctx context.Context, opts options.Options, cfg *resources.C
 	internalsv1.RegisterServiceInvocationServer(inv.internal, inv.server)
 	localName := inv.listenLocal(log)
 	invoke.RegisterPeerHello(inv.internal, localName)
-	inv.serveInternal(ln, log)
+	inv.serveInternal(log)
 	return inv, nil
 }
 
-// serveInternal serves the internal port: Dapr's internal gRPC API, and
-// Outrigger's peer protocol (HTTP/1.1) for calls between Outrigger
-// sidecars.
-func (inv *invocation) serveInternal(ln net.Listener, log *slog.Logger) {
-	inv.split = protosplit.New(ln, peerFirstBytesTimeout)
+// serveInternal serves the internal port, and the local socket when there
+// is one: Dapr's internal gRPC API, and Outrigger's peer protocol
+// (HTTP/1.1) for calls between Outrigger sidecars.
+func (inv *invocation) serveInternal(log *slog.Logger) {
 	inv.peerHTTP = &http.Server{
 		Handler:           inv.server,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -144,17 +143,21 @@ func (inv *invocation) serveInternal(ln net.Listener, log *slog.Logger) {
 			}
 		}()
 	}
-	run("internal gRPC server", func() error { return inv.internal.Serve(inv.split.HTTP2()) })
-	run("peer protocol server", func() error { return inv.peerHTTP.Serve(inv.split.HTTP1()) })
-	run("internal port", inv.split.Serve)
-	log.Info("internal gRPC server listening", "address", ln.Addr().String())
-	if inv.localLn != nil {
-		run("peer protocol local socket", func() error { return inv.peerHTTP.Serve(inv.localLn) })
+	for _, ln := range []net.Listener{inv.internalLn, inv.localLn} {
+		if ln == nil {
+			continue
+		}
+		split := protosplit.New(ln, peerFirstBytesTimeout)
+		inv.splits = append(inv.splits, split)
+		run("internal gRPC server", func() error { return inv.internal.Serve(split.HTTP2()) })
+		run("peer protocol server", func() error { return inv.peerHTTP.Serve(split.HTTP1()) })
+		run("internal port", split.Serve)
 	}
+	log.Info("internal gRPC server listening", "address", inv.internalLn.Addr().String())
 }
 
 // listenLocal opens the local socket other sidecars on this host call
-// over the peer protocol, and returns its name ("" without one: calls
+// (the internal gRPC API and the peer protocol), and returns its name ("" without one: calls
 // then come over TCP, which is only slower).
 func (inv *invocation) listenLocal(log *slog.Logger) string {
 	ln, name, err := invoke.ListenLocal()
@@ -164,7 +167,7 @@ func (inv *invocation) listenLocal(log *slog.Logger) string {
 	}
 	if ln != nil {
 		inv.localLn = ln
-		log.Debug("peer protocol also on a local socket", "name", name)
+		log.Debug("internal API also on a local socket", "name", name)
 	}
 	return name
 }
@@ -279,7 +282,7 @@ func (inv *invocation) waitForApp(ctx context.Context, opts options.Options, log
 
 // stopServer drains the internal servers (with the API servers).
 func (inv *invocation) stopServer(ctx context.Context) {
-	_ = inv.split.Close()
+	inv.closeSplits()
 	_ = inv.peerHTTP.Shutdown(ctx)
 	inv.internal.GracefulStop()
 }
@@ -287,9 +290,16 @@ func (inv *invocation) stopServer(ctx context.Context) {
 // stopServerNow closes the internal servers and their connections without
 // waiting for calls to finish.
 func (inv *invocation) stopServerNow() {
-	_ = inv.split.Close()
+	inv.closeSplits()
 	_ = inv.peerHTTP.Close()
 	inv.internal.Stop()
+}
+
+// closeSplits stops accepting on the internal port and the local socket.
+func (inv *invocation) closeSplits() {
+	for _, split := range inv.splits {
+		_ = split.Close()
+	}
 }
 
 // close releases what invocation holds, after the servers have stopped.
