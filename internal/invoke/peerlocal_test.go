@@ -12,7 +12,10 @@ import (
 	commonv1 "github.com/dapr/dapr/pkg/proto/common/v1"
 	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
 	"google.golang.org/grpc/connectivity"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/outrigger/outrigger/internal/appchannel"
 	"github.com/outrigger/outrigger/internal/testutil"
@@ -238,5 +241,25 @@ func TestLocalSocketID(t *testing.T) {
 		if ok != tt.ok || (ok && id != hex32) {
 			t.Errorf("localSocketID(%q) = %q, %v; want ok = %v", tt.name, id, ok, tt.ok)
 		}
+	}
+}
+
+// The hello's answer changed from Empty to a StringValue naming the local
+// socket: sidecars of either kind still read each other's answer.
+func TestHelloAnswerReadsAcrossVersions(t *testing.T) {
+	named, err := proto.Marshal(wrapperspb.String(localSocketPrefix + strings.Repeat("ab", 16)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proto.Unmarshal(named, &emptypb.Empty{}); err != nil {
+		t.Errorf("an older caller cannot read the new answer: %v", err)
+	}
+	empty, err := proto.Marshal(&emptypb.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := &wrapperspb.StringValue{}
+	if err := proto.Unmarshal(empty, got); err != nil || got.GetValue() != "" {
+		t.Errorf("an older callee's answer reads as %q, %v; want no socket", got.GetValue(), err)
 	}
 }
