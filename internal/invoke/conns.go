@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,8 +71,11 @@ type connPool struct {
 	mu      sync.RWMutex
 	conns   map[string]*pooledConn
 	retired map[*grpc.ClientConn]struct{} // closed once idle (retire)
-	closed  bool
-	wg      sync.WaitGroup // retire's goroutines
+	// localHosts are the peers called on a local socket, by its URL host
+	// (reachableLocal), for dialPeer's way back to TCP.
+	localHosts map[string]*pooledConn
+	closed     bool
+	wg         sync.WaitGroup // retire's goroutines
 }
 
 // pooledConn is the connection to one peer address, and whether that peer
@@ -94,7 +98,10 @@ func (c *pooledConn) grpcConn() *grpc.ClientConn {
 }
 
 func newConnPool(opts []grpc.DialOption, dialer *net.Dialer) *connPool {
-	return &connPool{opts: opts, dialer: dialer, conns: map[string]*pooledConn{}, retired: map[*grpc.ClientConn]struct{}{}}
+	return &connPool{
+		opts: opts, dialer: dialer, conns: map[string]*pooledConn{},
+		retired: map[*grpc.ClientConn]struct{}{}, localHosts: map[string]*pooledConn{},
+	}
 }
 
 var errPoolClosed = errors.New("service invocation is shut down")
@@ -145,6 +152,7 @@ func (p *connPool) useLocal(c *pooledConn, name, host string) {
 	}
 	var conn *grpc.ClientConn
 	if name != "" {
+		p.localHosts[host] = c
 		var err error
 		conn, err = grpc.NewClient("passthrough:///"+host, append(p.opts, grpc.WithContextDialer(p.localDialer(c, name)))...)
 		if err != nil {
@@ -157,18 +165,40 @@ func (p *connPool) useLocal(c *pooledConn, name, host string) {
 	}
 }
 
-// localDialer dials the peer's local socket. When that fails (the peer
-// stopped, or restarted under a new name) it dials the peer's TCP address
-// instead and has the peer asked again, which replaces the connection.
+// localDialer is dialLocal for gRPC.
 func (p *connPool) localDialer(c *pooledConn, name string) func(context.Context, string) (net.Conn, error) {
-	return func(ctx context.Context, _ string) (net.Conn, error) {
-		conn, err := p.dialer.DialContext(ctx, "unix", localSocketAddress(name))
-		if err == nil {
-			return rawsock.Wrap(conn), nil
-		}
-		c.peer.state.CompareAndSwap(peerYes, peerUnknown)
-		return rawsock.DialTCP(p.dialer)(ctx, c.addr)
+	return func(ctx context.Context, _ string) (net.Conn, error) { return p.dialLocal(ctx, c, name) }
+}
+
+// dialLocal dials the peer's local socket. When that fails (the peer
+// stopped, or restarted under a new name) it dials the peer's TCP address
+// instead and has the peer asked again, which replaces the socket's name:
+// nothing was sent yet, so the call goes on as if over TCP all along.
+func (p *connPool) dialLocal(ctx context.Context, c *pooledConn, name string) (net.Conn, error) {
+	conn, err := p.dialer.DialContext(ctx, "unix", localSocketAddress(name))
+	if err == nil {
+		return rawsock.Wrap(conn), nil
 	}
+	c.peer.state.CompareAndSwap(peerYes, peerUnknown)
+	return rawsock.DialTCP(p.dialer)(ctx, c.addr)
+}
+
+// dialPeer dials for the peer protocol: a peer's address, or a local
+// socket by the URL host reachableLocal made for it.
+func (p *connPool) dialPeer(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, _, err := net.SplitHostPort(addr)
+	id, local := strings.CutSuffix(host, localHostSuffix)
+	if err != nil || !local {
+		return p.dialer.DialContext(ctx, network, addr)
+	}
+	name := localSocketPrefix + id
+	p.mu.RLock()
+	c := p.localHosts[addr]
+	p.mu.RUnlock()
+	if c == nil {
+		return p.dialer.DialContext(ctx, "unix", localSocketAddress(name))
+	}
+	return p.dialLocal(ctx, c, name)
 }
 
 // retire closes conn once no call uses it: gRPC puts a connection in idle

@@ -157,7 +157,7 @@ func New(cfg Config) *Invoker {
 		forwarded: forwardedValue(cfg.HostAddress, cfg.Hostname),
 	}
 	if !cfg.NoPeerProtocol && cfg.Credentials == nil {
-		i.peerClient = newPeerClient(cfg)
+		i.peerClient = newPeerClient(i.conns)
 	}
 	i.SetHTTPEndpoints(cfg.HTTPEndpoints)
 	i.SetLocal(cfg.Local)

@@ -112,10 +112,9 @@ func (i *Invoker) askPeer(c *pooledConn) {
 // calls up to a chunk of body on the calling goroutine (h1client),
 // streamed ones through net/http. Redirects are not followed: a peer
 // never sends one, and the caller would see it as a protocol error.
-func newPeerClient(cfg Config) http.RoundTripper {
-	d := peerDialer(cfg)
+func newPeerClient(conns *connPool) http.RoundTripper {
 	fallback := &http.Transport{
-		DialContext:         rawsock.Dialer(dialPeer(d)),
+		DialContext:         rawsock.Dialer(conns.dialPeer),
 		MaxIdleConnsPerHost: peerMaxIdle,
 		IdleConnTimeout:     peerIdleTimeout,
 		DisableCompression:  true,

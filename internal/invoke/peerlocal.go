@@ -60,16 +60,3 @@ func reachableLocal(ctx context.Context, name string) (string, bool) {
 	// costs the transports a failed split and a join per call.
 	return id + localHostSuffix + ":0", true
 }
-
-// dialPeer dials a peer's address, or its local socket for a URL host
-// made by reachableLocal.
-func dialPeer(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if host, _, err := net.SplitHostPort(addr); err == nil {
-			if id, ok := strings.CutSuffix(host, localHostSuffix); ok {
-				return d.DialContext(ctx, "unix", localSocketAddress(localSocketPrefix+id))
-			}
-		}
-		return d.DialContext(ctx, network, addr)
-	}
-}

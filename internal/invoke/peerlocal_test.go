@@ -3,6 +3,7 @@ package invoke
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/outrigger/outrigger/internal/appchannel"
+	"github.com/outrigger/outrigger/internal/h1client"
 	"github.com/outrigger/outrigger/internal/testutil"
 )
 
@@ -53,6 +55,45 @@ func TestPeerOnTheSameHostIsCalledOnItsLocalSocket(t *testing.T) {
 	}
 	if bytes.Contains(tcpIn, []byte("over the local socket")) {
 		t.Error("the call's body went over TCP")
+	}
+}
+
+// When a peer's local socket is gone (the peer stopped, or restarted with
+// a new name), a call, even one streaming a body that cannot be sent
+// twice, reaches the peer over TCP, and the peer is asked again.
+func TestPeerCallWithoutTheLocalSocketGoesOverTCP(t *testing.T) {
+	local, name, err := ListenLocal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if local == nil {
+		t.Skip("no local sockets on this system: calls between sidecars stay on TCP")
+	}
+	addr := servePeerOn(t, NewServer(echoApp(t), nil), listenTCP(t), &localSocket{local, name})
+	inv := newCaller(t, map[string]string{"callee": addr}, nil)
+	waitPeer(t, inv, addr)
+	if !callsLocalSocket(t, inv, addr) {
+		t.Fatal("the peer is called over TCP; want its local socket")
+	}
+	local.Close()
+	h1client.CloseIdleConnections(inv.peerClient)
+
+	body := strings.Repeat("streamed ", 3*smallBody/9) // over one chunk: sent once, never replayed
+	req := newRequest(t, http.MethodPost, "m", "", nil)
+	req.Body = io.MultiReader(strings.NewReader(body)) // unsized
+	resp, err := inv.Invoke(context.Background(), "callee", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readBody(t, resp); got != body {
+		t.Errorf("echo is %d bytes, want %d", len(got), len(body))
+	}
+	pc, err := inv.conns.pooled(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc.peer.state.Load() == peerYes && callsLocalSocket(t, inv, addr) {
+		t.Error("the peer is still called on its closed local socket")
 	}
 }
 
