@@ -72,7 +72,9 @@ type connPool struct {
 	conns   map[string]*pooledConn
 	retired map[*grpc.ClientConn]struct{} // closed once idle (retire)
 	// localHosts are the peers called on a local socket, by its URL host
-	// (reachableLocal), for dialPeer's way back to TCP.
+	// (reachableLocal), for dialPeer's way back to TCP. Entries stay: a
+	// call may still dial a replaced socket, and there is one per socket
+	// a peer ever had, a few bytes each.
 	localHosts map[string]*pooledConn
 	closed     bool
 	wg         sync.WaitGroup // retire's goroutines
