@@ -192,8 +192,8 @@ func TestInvokeTargetErrors(t *testing.T) {
 		id, method, want string
 	}{
 		{"a.b.c", "m", "failed to invoke, id: a.b.c, err: invalid app id a.b.c"},
-		{"app", "bad#frag", "failed to invoke, id: app, err: method contains an invalid character"},
-		{"app", "bad\x01", "failed to invoke, id: app, err: method contains an invalid character"},
+		{"app", "bad#frag", `failed to invoke, id: app, err: rpc error: code = InvalidArgument desc = invalid method: method contains forbidden character: "bad#frag"`},
+		{"app", "bad\x01", `failed to invoke, id: app, err: rpc error: code = InvalidArgument desc = invalid method: method contains forbidden character: "bad\x01"`},
 		{"unknown", "m", "failed to invoke, id: unknown, err: resolve unknown: app unknown not found"},
 	}
 	for _, tt := range tests {

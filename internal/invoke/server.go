@@ -105,7 +105,7 @@ func prepare(msg *internalsv1.InternalInvokeRequest) error {
 	}
 	m, err := NormalizeMethod(msg.Message.GetMethod())
 	if err != nil {
-		return status.Error(codes.InvalidArgument, err.Error())
+		return err
 	}
 	msg.Message.Method = m
 	// Routing metadata for sidecars, not for the app.

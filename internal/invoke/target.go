@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // targetKind says how an invocation reaches its target.
@@ -65,18 +68,16 @@ func splitAppID(id, defaultNS string) (appID, ns string, err error) {
 	}
 }
 
-// errInvalidMethod is returned for a method with characters no app route
-// can contain.
-var errInvalidMethod = errors.New("method contains an invalid character")
-
 // NormalizeMethod checks and cleans a method path as daprd does before
 // dispatch: '#', '?', NUL and control characters are refused; duplicate
 // slashes and dot segments are resolved (so ".." can never climb above the
-// app's root); the result has no leading slash ("" for the root).
+// app's root); the result has no leading slash ("" for the root). A
+// refused method is an InvalidArgument status worded as daprd's callee
+// words it, so the caller's error reads the same.
 func NormalizeMethod(m string) (string, error) {
 	for i := 0; i < len(m); i++ {
 		if c := m[i]; c == '#' || c == '?' || c < 0x20 || c == 0x7f {
-			return "", errInvalidMethod
+			return "", status.Errorf(codes.InvalidArgument, "invalid method: method contains forbidden character: %q", m)
 		}
 	}
 	return strings.TrimPrefix(path.Clean("/"+m), "/"), nil

@@ -63,7 +63,9 @@ func invokePathTarget(escaped string) (appID, method string, ok bool, err error)
 	if !found || idPart == "" {
 		return "", "", false, nil
 	}
-	if methodPart != "" && methodPart[0] != '/' {
+	// ".../method" alone names no method: daprd's route needs the slash
+	// (".../method/" is the app's root).
+	if methodPart == "" || methodPart[0] != '/' {
 		return "", "", false, nil
 	}
 	appID, err = url.QueryUnescape(idPart)
