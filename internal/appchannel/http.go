@@ -17,6 +17,8 @@ import (
 	commonv1 "github.com/dapr/dapr/pkg/proto/common/v1"
 	internalsv1 "github.com/dapr/dapr/pkg/proto/internals/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/outrigger/outrigger/internal/h1client"
 	"github.com/outrigger/outrigger/internal/rawsock"
@@ -152,6 +154,11 @@ func (c *httpChannel) do(ctx context.Context, req *Request) (*Response, error) {
 
 func (c *httpChannel) newRequest(ctx context.Context, req *Request) (*http.Request, error) {
 	msg := req.Message.GetMessage()
+	if msg.GetHttpExtension() == nil {
+		// An HTTP app is called with a verb: as daprd does, a call that
+		// names none (InvokeService without http_extension) is refused.
+		return nil, status.Error(codes.InvalidArgument, "missing HTTP extension field")
+	}
 	md := req.Message.GetMetadata()
 	body, err := inMemoryBody(req.Body, callerContentLength(md))
 	if err != nil {

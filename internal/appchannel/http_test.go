@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	commonv1 "github.com/dapr/dapr/pkg/proto/common/v1"
 )
 
@@ -154,6 +157,24 @@ func TestHTTPNoTokenNoContentType(t *testing.T) {
 	}
 	if _, ok := seen["Content-Type"]; ok {
 		t.Errorf("content type sent without one: %q", seen["Content-Type"])
+	}
+}
+
+// A call that names no verb (InvokeService without http_extension) never
+// reaches an HTTP app: daprd refuses it the same way.
+func TestHTTPRefusesCallWithoutVerb(t *testing.T) {
+	called := false
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called = true }))
+	defer srv.Close()
+	ch := newChannelFor(t, srv, Config{})
+	req := newTestRequest("x", commonv1.HTTPExtension_POST, "", "", nil, nil)
+	req.Message.Message.HttpExtension = nil
+	_, err := ch.Invoke(context.Background(), req)
+	if status.Code(err) != codes.InvalidArgument || status.Convert(err).Message() != "missing HTTP extension field" {
+		t.Fatalf("err = %v; want InvalidArgument \"missing HTTP extension field\"", err)
+	}
+	if called {
+		t.Error("the app was called")
 	}
 }
 
