@@ -188,13 +188,28 @@ func serveGRPC(t testing.TB, gs *grpc.Server) string {
 // proxy handler that refuses it as daprd's does, with code Unknown.
 func serveAsOldDaprd(t testing.TB, srv internalsv1.ServiceInvocationServer) string {
 	t.Helper()
+	return serveAsDaprd(t, srv, "failed to proxy request: required metadata dapr-app-id not found", "CallLocal")
+}
+
+// serveAsDaprd18 serves srv's CallLocal and CallLocalStream, as daprd
+// 1.18.3 does; its gRPC proxy refuses anything else (the peer hello) in
+// its own words.
+func serveAsDaprd18(t testing.TB, srv internalsv1.ServiceInvocationServer) string {
+	t.Helper()
+	return serveAsDaprd(t, srv, "cannot proxy request: missing dapr-callee-app-id or dapr-app-id metadata", "CallLocal", "CallLocalStream")
+}
+
+// serveAsDaprd serves the named methods of srv; a gRPC proxy handler
+// refuses every other method with refusal (code Unknown), as daprd's does.
+func serveAsDaprd(t testing.TB, srv internalsv1.ServiceInvocationServer, refusal string, methods ...string) string {
+	t.Helper()
 	refuse := func(any, grpc.ServerStream) error {
-		return status.Error(codes.Unknown, "failed to proxy request: required metadata dapr-app-id not found")
+		return status.Error(codes.Unknown, refusal)
 	}
 	gs := grpc.NewServer(append(ServerOptions(0), grpc.UnknownServiceHandler(refuse))...)
 	desc := internalsv1.ServiceInvocation_ServiceDesc
-	desc.Methods = slices.DeleteFunc(slices.Clone(desc.Methods), func(m grpc.MethodDesc) bool { return m.MethodName != "CallLocal" })
-	desc.Streams = nil
+	desc.Methods = slices.DeleteFunc(slices.Clone(desc.Methods), func(m grpc.MethodDesc) bool { return !slices.Contains(methods, m.MethodName) })
+	desc.Streams = slices.DeleteFunc(slices.Clone(desc.Streams), func(s grpc.StreamDesc) bool { return !slices.Contains(methods, s.StreamName) })
 	gs.RegisterService(&desc, srv)
 	return serveGRPC(t, gs)
 }

@@ -162,8 +162,9 @@ func callsLocalSocket(t testing.TB, inv *Invoker, addr string) bool {
 // daprd does, through its gRPC proxy.
 func TestPeerNotUsedWithoutHello(t *testing.T) {
 	for name, serveFunc := range map[string]func(testing.TB, internalsv1.ServiceInvocationServer) string{
-		"unimplemented":       serve,
-		"daprd proxy refusal": serveAsOldDaprd,
+		"unimplemented":            serve,
+		"daprd 1.9 proxy refusal":  serveAsOldDaprd,
+		"daprd 1.18 proxy refusal": serveAsDaprd18,
 	} {
 		t.Run(name, func(t *testing.T) { testPeerNotUsedWithoutHello(t, serveFunc) })
 	}

@@ -91,24 +91,30 @@ func (i *Invoker) invokeRemote(ctx context.Context, id string, t target, req *ap
 	}
 }
 
-// proxyRefusal starts the error daprd gives for a method its internal
+// proxyRefusals start the errors daprd gives for a method its internal
 // gRPC server does not have: the call goes to its gRPC proxy, which
 // refuses it for want of a target app id with code Unknown, not
 // Unimplemented. daprd 1.9.6 says "failed to proxy request: required
-// metadata dapr-app-id not found"; later releases also name
-// dapr-callee-app-id.
-const proxyRefusal = "failed to proxy request: required metadata"
+// metadata dapr-app-id not found" (1.14.4 also names dapr-callee-app-id);
+// daprd 1.18.3 "cannot proxy request: missing dapr-callee-app-id or
+// dapr-app-id metadata".
+var proxyRefusals = []string{"failed to proxy request: required metadata", "cannot proxy request: missing"}
 
 // peerLacksMethod reports whether a call failed because the peer does not
 // have the method: Unimplemented, or daprd's proxy refusal (how a daprd
-// without CallLocalStream, such as 1.9.6, answers it, and our hello).
+// without CallLocalStream, such as 1.9.6, answers it, and how every daprd
+// answers our hello).
 func peerLacksMethod(err error) bool {
 	s := status.Convert(err)
 	switch s.Code() {
 	case codes.Unimplemented:
 		return true
 	case codes.Unknown:
-		return strings.HasPrefix(s.Message(), proxyRefusal)
+		for _, refusal := range proxyRefusals {
+			if strings.HasPrefix(s.Message(), refusal) {
+				return true
+			}
+		}
 	}
 	return false
 }

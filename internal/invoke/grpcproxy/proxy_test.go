@@ -319,7 +319,7 @@ func TestRouteErrors(t *testing.T) {
 		wantMsg  string
 	}{
 		{"no target", metadata.Pairs("x-custom", "v"), codes.Unknown,
-			"failed to proxy request: required metadata dapr-callee-app-id or dapr-app-id not found"},
+			"cannot proxy request: missing dapr-callee-app-id or dapr-app-id metadata"},
 		{"resolver status kept", metadata.Pairs(keyAppID, "ghost"), codes.NotFound, `app "ghost" not found`},
 		{"callee has no app channel", metadata.Pairs(keyAppID, noAppID), codes.Internal, "app channel is not initialized"},
 		{"callee app unhealthy", metadata.Pairs(keyAppID, sickID), codes.Internal, "app is not in a healthy state"},

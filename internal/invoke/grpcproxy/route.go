@@ -45,9 +45,10 @@ func (p *proxy) handle(_ any, in grpc.ServerStream) error {
 func (p *proxy) route(ctx context.Context, md metadata.MD) (conn *grpc.ClientConn, out metadata.MD, local bool, err error) {
 	target := targetID(md)
 	if target == "" {
-		// Dapr returns a plain error here, which grpc reports as Unknown.
+		// Dapr returns a plain error here, which grpc reports as Unknown;
+		// worded as daprd 1.18.3 words it.
 		return nil, nil, false, status.Error(codes.Unknown,
-			"failed to proxy request: required metadata "+keyCalleeAppID+" or "+keyAppID+" not found")
+			"cannot proxy request: missing "+keyCalleeAppID+" or "+keyAppID+" metadata")
 	}
 	if p.isSelf(target) {
 		conn, out, err = p.local(md)
