@@ -43,16 +43,17 @@ func TestUnaryReachesAppWithMetadata(t *testing.T) {
 			target: calleeID,
 			app:    tp.calleeApp,
 			want: map[string]string{
-				keyAppID: calleeID, keyCallerAppID: callerID, keyCalleeAppID: calleeID,
-				keyCallerNamespace: callerNS, keyAPIToken: calleeAppToken, "x-custom": "v",
+				keyCallerAppID: callerID, keyCalleeAppID: calleeID,
+				keyAPIToken: calleeAppToken, "x-custom": "v",
 			},
+			missing: []string{keyAppID, keyCallerNamespace},
 		},
 		{
 			name:    "self",
 			target:  callerID,
 			app:     tp.callerApp,
-			want:    map[string]string{keyAppID: callerID, keyAPIToken: callerAppToken, "x-custom": "v"},
-			missing: []string{keyCallerAppID, keyCalleeAppID},
+			want:    map[string]string{keyAPIToken: callerAppToken, "x-custom": "v"},
+			missing: []string{keyAppID, keyCallerAppID, keyCalleeAppID},
 		},
 		{
 			name:    "self with namespace",

@@ -84,10 +84,10 @@ func (p *proxy) isSelf(target string) bool {
 	return ns == "" || p.cfg.Namespace == "" || ns == p.cfg.Namespace
 }
 
-// local prepares a call to the local app: the caller's API token is never
-// passed on; the app's own token is added when configured. Everything else,
-// including dapr-caller-app-id and dapr-callee-app-id, stays visible to the
-// app so it can tell who called.
+// local prepares a call to the local app: the caller's API token and
+// dapr-app-id are never passed on; the app's own token is added when
+// configured. Everything else, including dapr-caller-app-id and
+// dapr-callee-app-id, stays visible to the app so it can tell who called.
 func (p *proxy) local(md metadata.MD) (*grpc.ClientConn, metadata.MD, error) {
 	var conn *grpc.ClientConn
 	if p.cfg.LocalApp != nil {
@@ -107,7 +107,9 @@ func (p *proxy) local(md metadata.MD) (*grpc.ClientConn, metadata.MD, error) {
 }
 
 // remote prepares a call to the target app's sidecar, stamped with who is
-// calling so the callee can route it and its app can see the caller.
+// calling so the callee can route it and its app can see the caller. As
+// daprd 1.18.3 does, dapr-callee-app-id replaces dapr-app-id and no
+// dapr-caller-namespace is added (the HTTP way adds one).
 func (p *proxy) remote(ctx context.Context, md metadata.MD, target string) (*grpc.ClientConn, metadata.MD, bool, error) {
 	if p.cfg.Target == nil {
 		return nil, nil, false, status.Error(codes.Internal, "failed to proxy request: remote invocation is not configured")
@@ -123,9 +125,6 @@ func (p *proxy) remote(ctx context.Context, md metadata.MD, target string) (*grp
 	out := forwardable(md)
 	out.Set(keyCallerAppID, p.cfg.AppID)
 	out.Set(keyCalleeAppID, target)
-	if p.cfg.Namespace != "" {
-		out.Set(keyCallerNamespace, p.cfg.Namespace)
-	}
 	return conn, out, false, nil
 }
 
@@ -139,10 +138,12 @@ func targetError(target string, err error) error {
 }
 
 // dropKeys are incoming entries that must not be replayed as outgoing
-// metadata: grpc sets the transport ones itself, and the API token belongs
-// to this sidecar only.
+// metadata: grpc sets the transport ones itself, the API token belongs to
+// this sidecar only, and dapr-app-id is routing for the sidecars (daprd
+// 1.18.3 never shows it to the target app either).
 var dropKeys = map[string]bool{
 	keyAPIToken:    true,
+	keyAppID:       true,
 	"content-type": true,
 	"user-agent":   true,
 	"te":           true,
