@@ -200,7 +200,13 @@ func (i *Invoker) invokeHTTP(ctx context.Context, id string, t target, req *appc
 
 func buildHTTPRequest(ctx context.Context, base string, req *appchannel.Request, extra map[string]string) (*http.Request, error) {
 	m := req.Message.GetMessage()
-	u := strings.TrimSuffix(base, "/") + "/" + strings.TrimPrefix(m.GetMethod(), "/")
+	// An empty method calls the base URL as written, as daprd 1.18.3 does;
+	// a method joins it with one slash (daprd doubles the slash after a
+	// base URL ending in one).
+	u := base
+	if method := strings.TrimPrefix(m.GetMethod(), "/"); method != "" {
+		u = strings.TrimSuffix(base, "/") + "/" + method
+	}
 	if q := m.GetHttpExtension().GetQuerystring(); q != "" {
 		u += "?" + q
 	}

@@ -119,6 +119,28 @@ auth: {secretStore: vault}
 	}
 }
 
+func TestEndpointRequestURL(t *testing.T) {
+	tests := []struct{ base, method, query, want string }{
+		{"http://h/base", "x/y", "", "http://h/base/x/y"},
+		{"http://h/base/", "x", "q=1", "http://h/base/x?q=1"},
+		{"http://h/base", "", "", "http://h/base"},
+		{"http://h/base/", "", "q=1", "http://h/base/?q=1"},
+		{"http://h", "", "", "http://h"},
+	}
+	for _, tt := range tests {
+		req := newRequest(t, http.MethodGet, "", "", nil)
+		req.Message.Message.Method = tt.method
+		req.Message.Message.HttpExtension.Querystring = tt.query
+		hreq, err := buildHTTPRequest(context.Background(), tt.base, req, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hreq.URL.String(); got != tt.want {
+			t.Errorf("base %q, method %q: URL %q, want %q", tt.base, tt.method, got, tt.want)
+		}
+	}
+}
+
 func TestInvokeFullURL(t *testing.T) {
 	var got seen
 	srv := externalServer(t, &got, false)
