@@ -33,14 +33,21 @@ func servePeer(t testing.TB, srv *Server) string {
 // socket, named in the hello answer, as a sidecar on Linux serves it.
 func servePeerLocal(t testing.TB, srv *Server) string {
 	t.Helper()
-	local, name, err := ListenLocal()
+	return servePeerOn(t, srv, listenTCP(t), listenLocal(t))
+}
+
+// listenLocal opens a local socket as a sidecar does; the test is skipped
+// where the system has none.
+func listenLocal(t testing.TB) *localSocket {
+	t.Helper()
+	ln, name, err := ListenLocal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if local == nil {
+	if ln == nil {
 		t.Skip("no local sockets on this system: calls between sidecars stay on TCP")
 	}
-	return servePeerOn(t, srv, listenTCP(t), &localSocket{local, name})
+	return &localSocket{ln, name}
 }
 
 // localSocket is a local socket to serve the peer protocol on too.

@@ -26,16 +26,10 @@ import (
 // A peer on the same host is called on its local socket: the call's bytes
 // arrive there, none on its TCP port but the gRPC hello.
 func TestPeerOnTheSameHostIsCalledOnItsLocalSocket(t *testing.T) {
-	local, name, err := ListenLocal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if local == nil {
-		t.Skip("no local sockets on this system: calls between sidecars stay on TCP")
-	}
+	local := listenLocal(t)
 	tcp := testutil.NewRecordingListener(listenTCP(t))
-	recLocal := testutil.NewRecordingListener(local)
-	addr := servePeerOn(t, NewServer(echoApp(t), nil), tcp, &localSocket{recLocal, name})
+	recLocal := testutil.NewRecordingListener(local.ln)
+	addr := servePeerOn(t, NewServer(echoApp(t), nil), tcp, &localSocket{recLocal, local.name})
 	inv := newCaller(t, map[string]string{"callee": addr}, nil)
 	waitPeer(t, inv, addr)
 	if !callsLocalSocket(t, inv, addr) {
@@ -62,20 +56,14 @@ func TestPeerOnTheSameHostIsCalledOnItsLocalSocket(t *testing.T) {
 // a new name), a call, even one streaming a body that cannot be sent
 // twice, reaches the peer over TCP, and the peer is asked again.
 func TestPeerCallWithoutTheLocalSocketGoesOverTCP(t *testing.T) {
-	local, name, err := ListenLocal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if local == nil {
-		t.Skip("no local sockets on this system: calls between sidecars stay on TCP")
-	}
-	addr := servePeerOn(t, NewServer(echoApp(t), nil), listenTCP(t), &localSocket{local, name})
+	local := listenLocal(t)
+	addr := servePeerOn(t, NewServer(echoApp(t), nil), listenTCP(t), local)
 	inv := newCaller(t, map[string]string{"callee": addr}, nil)
 	waitPeer(t, inv, addr)
 	if !callsLocalSocket(t, inv, addr) {
 		t.Fatal("the peer is called over TCP; want its local socket")
 	}
-	local.Close()
+	local.ln.Close()
 	h1client.CloseIdleConnections(inv.peerClient)
 
 	body := strings.Repeat("streamed ", 3*smallBody/9) // over one chunk: sent once, never replayed
@@ -100,15 +88,9 @@ func TestPeerCallWithoutTheLocalSocketGoesOverTCP(t *testing.T) {
 // gRPC calls to a peer on the same host (proxied gRPC, actors, calls
 // before the hello) take its local socket too, once known.
 func TestGRPCCallsToAPeerOnTheSameHostTakeItsLocalSocket(t *testing.T) {
-	local, name, err := ListenLocal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if local == nil {
-		t.Skip("no local sockets on this system: calls between sidecars stay on TCP")
-	}
-	recLocal := testutil.NewRecordingListener(local)
-	addr := servePeerOn(t, NewServer(echoApp(t), nil), listenTCP(t), &localSocket{recLocal, name})
+	local := listenLocal(t)
+	recLocal := testutil.NewRecordingListener(local.ln)
+	addr := servePeerOn(t, NewServer(echoApp(t), nil), listenTCP(t), &localSocket{recLocal, local.name})
 	inv := newCaller(t, map[string]string{"callee": addr}, nil)
 	if _, _, err := inv.Conn(context.Background(), "callee"); err != nil {
 		t.Fatal(err) // the first use asks the hello
@@ -197,20 +179,14 @@ func TestReplacedLocalConnectionIsClosedWhenIdle(t *testing.T) {
 
 // A call under way on a replaced connection finishes normally.
 func TestCallOnReplacedLocalConnectionFinishes(t *testing.T) {
-	local, name, err := ListenLocal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if local == nil {
-		t.Skip("no local sockets on this system: calls between sidecars stay on TCP")
-	}
+	local := listenLocal(t)
 	entered, release := make(chan struct{}), make(chan struct{})
 	app := funcChannel(func(ctx context.Context, _ *appchannel.Request) (*appchannel.Response, error) {
 		close(entered)
 		<-release
 		return &appchannel.Response{Message: &internalsv1.InternalInvokeResponse{Status: &internalsv1.Status{Code: 200}, Message: &commonv1.InvokeResponse{}}}, nil
 	})
-	addr := servePeerOn(t, NewServer(app, nil), listenTCP(t), &localSocket{local, name})
+	addr := servePeerOn(t, NewServer(app, nil), listenTCP(t), local)
 	inv := newCaller(t, map[string]string{"callee": addr}, nil)
 	waitPeer(t, inv, addr)
 	pc, err := inv.conns.pooled(addr)
