@@ -108,7 +108,8 @@ func newConnPool(opts []grpc.DialOption, dialer *net.Dialer) *connPool {
 
 var errPoolClosed = errors.New("service invocation is shut down")
 
-// pooled is get with what is known of the peer.
+// pooled returns the connection to addr ("host:port") with what is known
+// of the peer, creating it lazily.
 func (p *connPool) pooled(addr string) (*pooledConn, error) {
 	p.mu.RLock()
 	c, ok := p.conns[addr]
