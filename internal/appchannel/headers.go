@@ -101,24 +101,19 @@ func httpHeaderToMetadata(h http.Header) map[string]*internalsv1.ListStringValue
 	return m
 }
 
-// permanentHeaders holds common IANA permanent HTTP header names; when an
-// HTTP caller invokes a gRPC app they are sent as "dapr-<name>" so they do
-// not clash with the HTTP/2 headers gRPC itself uses.
-var permanentHeaders = func() map[string]string {
+// prefixedHeaders are the request headers an HTTP caller's call carries
+// to a gRPC app as "dapr-<name>", so that they do not pass for gRPC's own
+// metadata. The set is daprd 1.18.3's, taken from what its gRPC app
+// received: every other end-to-end header (authorization, forwarded, etag,
+// range, …) keeps its name, and the caller's user-agent gives way to
+// gRPC's. Host, which Go keeps out of the header map, is prefixed too.
+var prefixedHeaders = func() map[string]string {
 	names := []string{
-		"accept", "accept-charset", "accept-encoding", "accept-language",
-		"accept-ranges", "age", "allow", "alt-svc", "authority",
-		"authorization", "cache-control", "connection", "content-disposition",
-		"content-encoding", "content-language", "content-length",
-		"content-location", "content-range", "content-type", "cookie", "date",
-		"etag", "expect", "expires", "forwarded", "from", "host", "if-match",
-		"if-modified-since", "if-none-match", "if-range",
-		"if-unmodified-since", "keep-alive", "last-modified", "link",
-		"location", "max-forwards", "origin", "pragma", "prefer",
-		"proxy-authenticate", "proxy-authorization", "range", "referer",
-		"retry-after", "server", "set-cookie", "te", "trailer",
-		"transfer-encoding", "upgrade", "user-agent", "vary", "via",
-		"warning", "www-authenticate",
+		"accept", "accept-charset", "accept-language", "accept-ranges",
+		"cache-control", "content-length", "content-type", "cookie", "date",
+		"from", "host", "if-match", "if-modified-since", "if-none-match",
+		"if-unmodified-since", "max-forwards", "origin", "pragma", "referer",
+		"via", "warning",
 	}
 	m := make(map[string]string, len(names))
 	for _, n := range names {
@@ -134,8 +129,11 @@ func grpcMetadataKey(k string, fromHTTP bool) (key string, ok bool) {
 		return "", false
 	}
 	if fromHTTP {
-		if p, found := permanentHeaders[k]; found {
+		if p, found := prefixedHeaders[k]; found {
 			return p, true
+		}
+		if hopbyhop.Is(k) {
+			return "", false
 		}
 	}
 	switch {

@@ -57,6 +57,14 @@ func TestGRPCMetadataKey(t *testing.T) {
 		{"dapr-app-id", true, ""},
 		{"x~weird", true, ""},
 		{"user-agent", false, ""},
+		// As daprd 1.18.3 sends an HTTP caller's headers to a gRPC app.
+		{"cookie", true, "dapr-cookie"},
+		{"if-none-match", true, "dapr-if-none-match"},
+		{"authorization", true, "authorization"},
+		{"forwarded", true, "forwarded"},
+		{"etag", true, "etag"},
+		{"user-agent", true, ""},
+		{"connection", true, ""},
 	}
 	for _, tc := range tests {
 		got, ok := grpcMetadataKey(tc.key, tc.fromHTTP)

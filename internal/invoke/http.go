@@ -20,10 +20,11 @@ import (
 
 // RequestFromHTTP turns an HTTP API request into an invocation of method:
 // verb, raw query string, Content-Type, the headers as metadata (lower-case
-// keys, without hop-by-hop headers, dapr-app-id and dapr-api-token) and the
-// body, which streams from r.Body.
+// keys, without hop-by-hop headers, dapr-app-id and dapr-api-token;
+// content-type stays there too, as daprd keeps it: a gRPC app sees it as
+// dapr-content-type) and the body, which streams from r.Body.
 func RequestFromHTTP(r *http.Request, method string) *appchannel.Request {
-	md := headerMetadata(r.Header, ownMetadataEntries, hdrAppID, hdrAPIToken, hdrContentType)
+	md := headerMetadata(r.Header, ownMetadataEntries, hdrAppID, hdrAPIToken)
 	msg := &internalsv1.InternalInvokeRequest{
 		Ver:      internalsv1.APIVersion_V1,
 		Metadata: md,

@@ -45,10 +45,14 @@ func TestRequestFromHTTP(t *testing.T) {
 	if firstMD(md, "traceparent") == "" {
 		t.Error("traceparent not forwarded")
 	}
-	for _, k := range []string{"dapr-app-id", "dapr-api-token", "connection", "x-hop", "keep-alive", "te", "content-type"} {
+	for _, k := range []string{"dapr-app-id", "dapr-api-token", "connection", "x-hop", "keep-alive", "te"} {
 		if _, ok := md[k]; ok {
 			t.Errorf("metadata %q forwarded", k)
 		}
+	}
+	// Kept, as daprd keeps it: a gRPC app sees it as dapr-content-type.
+	if got := firstMD(md, "content-type"); got != "application/json" {
+		t.Errorf("metadata content-type = %q", got)
 	}
 	for k := range md {
 		if k != strings.ToLower(k) {
