@@ -177,10 +177,14 @@ func TestReadDeadline(t *testing.T) {
 func TestWriteDeadlineWhenPeerDoesNotRead(t *testing.T) {
 	eachNetwork(t, func(t *testing.T, network string) {
 		client, _ := pair(t, network)
-		if err := client.SetWriteDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
+		// The buffer exists before the clock starts: zeroing 64 MiB on a
+		// busy machine took longer than the deadline once, so nothing
+		// was written.
+		payload := make([]byte, 64<<20)
+		if err := client.SetWriteDeadline(time.Now().Add(200 * time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
-		n, err := client.Write(make([]byte, 64<<20))
+		n, err := client.Write(payload)
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Fatalf("Write error = %v; want the deadline", err)
 		}
