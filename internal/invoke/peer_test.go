@@ -109,6 +109,19 @@ func servePeerOn(t testing.TB, srv *Server, lis net.Listener, local *localSocket
 	return lis.Addr().String()
 }
 
+// expectEcho posts body to the echo app "callee" through inv and checks
+// that it comes back.
+func expectEcho(t *testing.T, inv *Invoker, body string) {
+	t.Helper()
+	resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodPost, "m", body, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readBody(t, resp); got != body {
+		t.Errorf("echo = %q, want %q", got, body)
+	}
+}
+
 // waitPeer waits until inv calls addr over the peer protocol.
 func waitPeer(t testing.TB, inv *Invoker, addr string) {
 	t.Helper()
@@ -188,13 +201,7 @@ func testPeerNotUsedWithoutHello(t *testing.T, serveFunc func(testing.TB, intern
 	testutil.Eventually(t, 10*time.Second, "a peer without the hello to be marked as such", func() bool {
 		return pc.peer.state.Load() == peerNo
 	})
-	resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodPost, "m", "over grpc", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := readBody(t, resp); got != "over grpc" {
-		t.Errorf("echo = %q", got)
-	}
+	expectEcho(t, inv, "over grpc")
 }
 
 func TestPeerNotUsedWhenTurnedOff(t *testing.T) {

@@ -21,9 +21,9 @@ import (
 // Elsewhere there is no local socket and calls stay on TCP.
 const localSocketPrefix = "outrigger-peer-"
 
-// localHostSuffix marks a call to a local socket in its URL: the host is
-// the name's random part and this suffix (and port 0) (the .invalid top-level domain
-// never resolves, so no real peer address can end so).
+// localHostSuffix marks a call to a local socket in its URL, whose host
+// is the name's random part, this suffix and port 0. The .invalid
+// top-level domain never resolves, so no real peer address ends so.
 const localHostSuffix = ".local-peer.invalid"
 
 // localProbeTimeout bounds the test connection to an advertised socket.

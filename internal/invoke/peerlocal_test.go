@@ -35,13 +35,7 @@ func TestPeerOnTheSameHostIsCalledOnItsLocalSocket(t *testing.T) {
 	if !callsLocalSocket(t, inv, addr) {
 		t.Fatal("the peer is called over TCP; want its local socket")
 	}
-	resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodPost, "m", "over the local socket", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := readBody(t, resp); got != "over the local socket" {
-		t.Errorf("echo = %q", got)
-	}
+	expectEcho(t, inv, "over the local socket")
 	localIn, _ := recLocal.Traffic()
 	tcpIn, _ := tcp.Traffic()
 	if !bytes.Contains(localIn, []byte("POST "+peerPath)) {
@@ -226,13 +220,7 @@ func TestPeerWithUnreachableLocalSocketIsCalledOverTCP(t *testing.T) {
 	if callsLocalSocket(t, inv, addr) {
 		t.Fatal("the caller took an unreachable local socket")
 	}
-	resp, err := inv.Invoke(context.Background(), "callee", newRequest(t, http.MethodPost, "m", "over tcp", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := readBody(t, resp); got != "over tcp" {
-		t.Errorf("echo = %q", got)
-	}
+	expectEcho(t, inv, "over tcp")
 }
 
 // Only names of the form a sidecar advertises are dialed: anything else

@@ -157,8 +157,8 @@ func (inv *invocation) serveInternal(log *slog.Logger) {
 }
 
 // listenLocal opens the local socket other sidecars on this host call
-// (the internal gRPC API and the peer protocol), and returns its name ("" without one: calls
-// then come over TCP, which is only slower).
+// (the internal gRPC API and the peer protocol) and returns its name: ""
+// without one, when calls come over TCP, which is only slower.
 func (inv *invocation) listenLocal(log *slog.Logger) string {
 	ln, name, err := invoke.ListenLocal()
 	if err != nil {

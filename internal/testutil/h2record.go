@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"testing"
 
 	"golang.org/x/net/http2"
 )
@@ -80,5 +81,19 @@ func H2PingsSent(b []byte) (int, error) {
 		if p, ok := f.(*http2.PingFrame); ok && !p.IsAck() {
 			n++
 		}
+	}
+}
+
+// ExpectNoH2Pings fails t when frames, one direction of an HTTP/2
+// connection, hold a PING that is not an acknowledgement; who names the
+// sender in the failure.
+func ExpectNoH2Pings(t testing.TB, frames []byte, who string) {
+	t.Helper()
+	pings, err := H2PingsSent(frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pings > 0 {
+		t.Errorf("%s sent %d PINGs", who, pings)
 	}
 }
