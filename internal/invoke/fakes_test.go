@@ -27,12 +27,25 @@ import (
 type handlerChannel struct {
 	h  http.Handler
 	wg sync.WaitGroup
+	// A callee may still dispatch a call while the test's cleanup waits
+	// (a server's Stop does not wait for its handlers): closed, set under
+	// mu before the wait, refuses those, so no Add races the Wait.
+	mu     sync.Mutex
+	closed bool
 }
 
 func newHandlerChannel(t *testing.T, h http.HandlerFunc) *handlerChannel {
 	c := &handlerChannel{h: h}
-	t.Cleanup(c.wg.Wait)
+	t.Cleanup(c.close)
 	return c
+}
+
+// close refuses further calls and waits for the running ones.
+func (c *handlerChannel) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.wg.Wait()
 }
 
 func (c *handlerChannel) Invoke(ctx context.Context, req *appchannel.Request) (*appchannel.Response, error) {
@@ -58,11 +71,19 @@ func (c *handlerChannel) Invoke(ctx context.Context, req *appchannel.Request) (*
 	}
 	pr, pw := io.Pipe()
 	rw := &pipeResponse{header: http.Header{}, pw: pw, ready: make(chan struct{})}
-	c.wg.Go(func() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, errors.New("the test has ended")
+	}
+	c.wg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.wg.Done()
 		c.h.ServeHTTP(rw, hr)
 		rw.WriteHeader(http.StatusOK)
 		pw.Close()
-	})
+	}()
 	select {
 	case <-rw.ready:
 	case <-ctx.Done():
